@@ -1,0 +1,63 @@
+/**
+ * `npm run db:<command>`: graphile-migrate with the connections filled in.
+ *
+ * With DATABASE_URL set (a DBA's or CI's server), this is plain graphile-migrate
+ * and the environment is used as it is. Without it, outside production, the
+ * commands run against the embedded development database.
+ *
+ *   db:setup     create/restate the roles (migrations/roles.sql), set passwords
+ *   migrate      apply committed migrations
+ *   db:watch     re-run migrations/current.sql on every save
+ *   db:commit    turn current.sql into the next committed migration
+ *   db:reset     drop and recreate the database from committed migrations
+ *   db:status    is anything uncommitted or unapplied?
+ */
+import { spawnSync } from "node:child_process";
+import { ROOT_DIR } from "../paths";
+import { startDevDatabase } from "./dev";
+import { setupRoles } from "./migrations";
+
+const DEFAULT_EMBEDDED_PORT = 54329;
+
+async function main(args: string[]): Promise<number> {
+  const env = { ...process.env };
+  let stop = async () => {};
+  if (!env.DATABASE_URL) {
+    if (env.NODE_ENV === "production") {
+      throw new Error("DATABASE_URL is required in production (the owner's connection string)");
+    }
+    const port = Number(env.EMBEDDED_PG_PORT ?? DEFAULT_EMBEDDED_PORT);
+    const db = await startDevDatabase(port, (line) => process.stderr.write(`${line}\n`));
+    Object.assign(env, {
+      DATABASE_URL: db.ownerUrl,
+      ROOT_DATABASE_URL: db.rootUrl,
+      SHADOW_DATABASE_URL: db.shadowUrl,
+      AUTH_DATABASE_URL: db.authUrl,
+    });
+    stop = db.stop;
+  }
+  try {
+    if (args[0] === "setup") {
+      const { DATABASE_URL, ROOT_DATABASE_URL, AUTH_DATABASE_URL } = env;
+      if (!ROOT_DATABASE_URL || !AUTH_DATABASE_URL) {
+        throw new Error("db:setup needs ROOT_DATABASE_URL (a superuser) and AUTH_DATABASE_URL (the authenticator)");
+      }
+      await setupRoles({ rootUrl: ROOT_DATABASE_URL, ownerUrl: DATABASE_URL!, authUrl: AUTH_DATABASE_URL });
+      process.stderr.write("roles are set up\n");
+      return 0;
+    }
+    const cli = require.resolve("graphile-migrate/dist/cli.js");
+    const result = spawnSync(process.execPath, [cli, ...args], { cwd: ROOT_DIR, env, stdio: "inherit" });
+    return result.status ?? 1;
+  } finally {
+    await stop();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);
