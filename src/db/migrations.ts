@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import JSON5 from "json5";
-import { Logger, migrate, reset, run, type Settings } from "graphile-migrate";
+import { Logger, migrate, reset, run, status, watch, type Settings } from "graphile-migrate";
 // graphile-migrate keeps idle pools for 200 ms after each command and exits the
 // process if one of them errors (e.g. the embedded server stopping): end them now.
 import { clearAllPools } from "graphile-migrate/dist/pgReal";
 import { Client, escapeIdentifier, escapeLiteral } from "pg";
 import { ROOT_DIR } from "../paths";
+import { connectionString } from "./urls";
 
 /** The three connections a database set-up needs. */
 export interface DatabaseUrls {
@@ -54,6 +55,10 @@ function settingsFor(urls: DatabaseUrls): Settings {
     ...readGmrc(),
     connectionString: urls.ownerUrl,
     rootConnectionString: urls.rootUrl,
+    // `watch`, `commit` and `status` insist on a shadow database: `<name>_shadow` beside the real one.
+    shadowConnectionString: connectionString(urls.ownerUrl, {
+      database: `${decodeURIComponent(new URL(urls.ownerUrl).pathname.slice(1))}_shadow`,
+    }),
     migrationsFolder: MIGRATIONS_DIR,
     logger: quietLogger,
   };
@@ -102,6 +107,16 @@ async function releasingPools<T>(operation: () => Promise<T>): Promise<T> {
   } finally {
     clearAllPools();
   }
+}
+
+/** Committed migrations not yet applied, and whether current.sql holds anything. */
+export async function migrationStatus(urls: DatabaseUrls) {
+  return releasingPools(() => status(settingsFor(urls)));
+}
+
+/** Runs migrations/current.sql once, as `db:watch` does on every save. */
+export async function runCurrentMigration(urls: DatabaseUrls): Promise<void> {
+  await releasingPools(() => watch(settingsFor(urls), true));
 }
 
 async function databaseExists(urls: DatabaseUrls): Promise<boolean> {

@@ -31,7 +31,11 @@ export default async function globalSetup(): Promise<void> {
   const urls: DatabaseUrls = {
     rootUrl,
     ownerUrl: connectionString(rootUrl, { user: "tasks_owner", password: ownerPassword, database: "tasks_test" }),
-    authUrl: connectionString(rootUrl, { user: roleNames().authenticator, password: authPassword, database: "tasks_test" }),
+    authUrl: connectionString(rootUrl, {
+      user: roleNames().authenticator,
+      password: authPassword,
+      database: "tasks_test",
+    }),
   };
   await setupRoles(urls);
   await resetDatabase(urls);
