@@ -1,0 +1,62 @@
+/**
+ * The HTTP application: authentication in front of PostGraphile's GraphQL
+ * endpoint, and nothing else that could reach the database.
+ */
+import { createServer, type Server } from "node:http";
+import express, { type NextFunction, type Request, type Response } from "express";
+import type { Pool } from "pg";
+import { postgraphile } from "postgraphile";
+import { grafserv } from "postgraphile/grafserv/express/v4";
+import { authenticate } from "./auth/middleware";
+import type { TokenVerifier } from "./auth/jwt";
+import type { Config } from "./config";
+import { makePreset } from "./graphile.config";
+import type { Logger } from "./logger";
+
+export interface AppDeps {
+  config: Pick<Config, "production" | "roles">;
+  /** The authenticator's pool. */
+  pool: Pool;
+  verifier: TokenVerifier;
+  log: Logger;
+}
+
+export interface App {
+  server: Server;
+  /** Stops GraphQL and closes the server's sockets; the caller owns and ends the pool. */
+  close(): Promise<void>;
+}
+
+export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise<App> {
+  const app = express();
+  app.disable("x-powered-by");
+  const server = createServer(app);
+
+  app.use("/graphql", authenticate(verifier, log));
+
+  const pgl = postgraphile(makePreset({ pool, roles: config.roles, production: config.production, log }));
+  const serv = pgl.createServ(grafserv);
+  await serv.addTo(app, server);
+  await serv.ready();
+
+  app.use((_req: Request, res: Response) => {
+    res
+      .status(404)
+      .json({ errors: [{ message: "Not found; GraphQL is at /graphql", extensions: { code: "NOT_FOUND" } }] });
+  });
+  app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
+    // Express's last resort (e.g. a middleware threw): logged, never shown.
+    log.error({ err: error }, "unhandled HTTP error");
+    res.status(500).json({ errors: [{ message: "An internal error occurred", extensions: { code: "INTERNAL" } }] });
+  });
+
+  return {
+    server,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await serv.release();
+      await pgl.release();
+    },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Token verification with jose: signature, algorithm pinned to the key, exp
+ * (required), nbf, iat, iss/aud when configured, and a usable `sub`. Every
+ * failure becomes a TokenError whose `reason` a client developer can act on.
+ */
+import { errors, jwtVerify, type JWTPayload } from "jose";
+import type { JwtConfig } from "../config";
+import type { Logger } from "../logger";
+import { KeysUnavailableError, makeKeySource } from "./keys";
+
+/** Verified claims: `sub` is always a non-empty string. */
+export type Claims = JWTPayload & { sub: string };
+
+/** The same bound the database puts on user_id. */
+export const MAX_SUB_LENGTH = 255;
+/** Real tokens are well under 2 KB; anything this large is an attack or a mistake. */
+export const MAX_TOKEN_LENGTH = 8192;
+
+export class TokenError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "TokenError";
+  }
+}
+
+export interface TokenVerifier {
+  verify(token: string): Promise<Claims>;
+  /** False while a remote key set has never been loaded. */
+  ready(): boolean;
+}
+
+export function makeTokenVerifier(config: JwtConfig, log: Logger): TokenVerifier {
+  const keys = makeKeySource(config, log);
+  const options = {
+    algorithms: keys.algorithms,
+    issuer: config.issuer,
+    audience: config.audience,
+    clockTolerance: config.clockToleranceSeconds,
+    requiredClaims: ["exp"],
+  };
+  return {
+    ready: keys.ready,
+    async verify(token) {
+      if (token.length > MAX_TOKEN_LENGTH) throw new TokenError(`token is longer than ${MAX_TOKEN_LENGTH} characters`);
+      let payload: JWTPayload;
+      try {
+        // jose picks the overload by the key's type; both accept the same options.
+        ({ payload } = await jwtVerify(token, keys.key as Parameters<typeof jwtVerify>[1], options));
+      } catch (error) {
+        throw explain(error);
+      }
+      checkIssuedAt(payload, config.clockToleranceSeconds);
+      return checkSubject(payload);
+    },
+  };
+}
+
+/** jose accepts an `iat` in the future unless maxTokenAge is set; we do not. */
+function checkIssuedAt(payload: JWTPayload, toleranceSeconds: number): void {
+  if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + toleranceSeconds) {
+    throw new TokenError("token is issued in the future (iat)");
+  }
+}
+
+function checkSubject(payload: JWTPayload): Claims {
+  const { sub } = payload;
+  if (sub === undefined) throw new TokenError('token has no "sub" claim');
+  if (typeof sub !== "string" || sub.length === 0) throw new TokenError('"sub" claim must be a non-empty string');
+  if (sub.length > MAX_SUB_LENGTH) throw new TokenError(`"sub" claim is longer than ${MAX_SUB_LENGTH} characters`);
+  return payload as Claims;
+}
+
+function explain(error: unknown): Error {
+  if (error instanceof KeysUnavailableError) return error;
+  if (error instanceof errors.JWTExpired) return new TokenError("token has expired (exp)");
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.reason === "missing") return new TokenError(`token has no "${error.claim}" claim`);
+    if (error.claim === "nbf") return new TokenError("token is not valid yet (nbf)");
+    if (error.claim === "iss") return new TokenError("token has the wrong issuer (iss)");
+    if (error.claim === "aud") return new TokenError("token is not meant for this API (aud)");
+    return new TokenError(`token has an invalid "${error.claim}" claim`);
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
+    return new TokenError("token is signed with an algorithm this API does not accept");
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) return new TokenError("token signature is invalid");
+  if (error instanceof errors.JWKSNoMatchingKey) return new TokenError("no known key matches the token's kid");
+  if (error instanceof errors.JWKSMultipleMatchingKeys) return new TokenError("token's kid matches several keys");
+  if (error instanceof errors.JOSEError || error instanceof TypeError) return new TokenError("token is malformed");
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,63 @@
+/**
+ * Express middleware in front of GraphQL: decides who the caller is before any
+ * database work. No header → anonymous. A bad header or token → 401 here, so a
+ * rejected request never takes a pool connection.
+ */
+import type { IncomingMessage } from "node:http";
+import type { NextFunction, Request, Response } from "express";
+import type { Logger } from "../logger";
+import { type Claims, TokenError, type TokenVerifier } from "./jwt";
+import { KeysUnavailableError } from "./keys";
+
+/** Who is calling: verified claims, or null for an anonymous request. */
+const identities = new WeakMap<IncomingMessage, Claims | null>();
+
+/** The identity the middleware attached to this request (undefined if it never ran). */
+export function identityOf(req: IncomingMessage): Claims | null | undefined {
+  return identities.get(req);
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
+
+export function authenticate(verifier: TokenVerifier, log: Logger) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const headers = authorizationHeaders(req);
+    if (headers.length === 0) {
+      identities.set(req, null);
+      return next();
+    }
+    try {
+      if (headers.length > 1) throw new TokenError("send exactly one Authorization header");
+      const match = BEARER.exec(headers[0]!.trim());
+      if (!match) throw new TokenError('Authorization header must be "Bearer <JWT>"');
+      identities.set(req, await verifier.verify(match[1]!));
+      next();
+    } catch (error) {
+      if (error instanceof TokenError) return reject(res, 401, "UNAUTHENTICATED", error.reason);
+      if (error instanceof KeysUnavailableError) {
+        log.error({ err: error }, "cannot verify tokens: no keys");
+        res.setHeader("Retry-After", "5");
+        return reject(res, 503, "UNAVAILABLE", "the identity provider's keys are unavailable; retry shortly");
+      }
+      next(error);
+    }
+  };
+}
+
+/** Node folds repeated Authorization headers into one; rawHeaders still shows them all. */
+function authorizationHeaders(req: IncomingMessage): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.toLowerCase() === "authorization") values.push(req.rawHeaders[i + 1]!);
+  }
+  return values;
+}
+
+function reject(res: Response, status: number, code: string, reason: string): void {
+  if (status === 401) {
+    res.setHeader("WWW-Authenticate", `Bearer error="invalid_token", error_description="${reason.replace(/"/g, "'")}"`);
+  }
+  res.status(status).json({
+    errors: [{ message: status === 401 ? `Invalid token: ${reason}` : reason, extensions: { code, reason } }],
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * All configuration, read from the environment and validated in one place.
+ * Everything else receives the typed `Config`; only main.ts calls `loadConfig`.
+ */
+import { roleNames, type RoleNames } from "./db/migrations";
+
+export type JwtKeySource =
+  { kind: "secret"; secret: string } | { kind: "publicKey"; key: string } | { kind: "jwks"; url: URL };
+
+export interface JwtConfig {
+  source: JwtKeySource;
+  /** Narrows the algorithms the key type allows; never widens them. */
+  algorithms: string[] | undefined;
+  issuer: string | undefined;
+  audience: string | undefined;
+  clockToleranceSeconds: number;
+  /** JWKS: how long fetched keys are trusted before a refetch. */
+  jwksMaxAgeSeconds: number;
+  /** JWKS: the least time between two fetches (an unknown kid triggers one). */
+  jwksCooldownSeconds: number;
+}
+
+export interface Config {
+  production: boolean;
+  host: string;
+  port: number;
+  /** The authenticator's connection; undefined means "start the embedded Postgres". */
+  authDatabaseUrl: string | undefined;
+  /** Port of the embedded development Postgres. */
+  embeddedPort: number;
+  /** Size of the API's connection pool. */
+  poolSize: number;
+  /** undefined only in development: the generated development secret is used then. */
+  jwt: JwtConfig | undefined;
+  roles: RoleNames;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const MIN_SECRET_BYTES = 32;
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const problems: string[] = [];
+  const text = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value ? value : undefined;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const postgresUrl = (name: string): string | undefined => {
+    const raw = text(name);
+    if (raw === undefined) return undefined;
+    try {
+      const url = new URL(raw);
+      if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new Error("not postgres");
+      return raw;
+    } catch {
+      problems.push(`${name} must be a postgres:// connection string`);
+      return undefined;
+    }
+  };
+
+  const nodeEnv = text("NODE_ENV") ?? "development";
+  const production = nodeEnv === "production";
+  const authDatabaseUrl = postgresUrl("AUTH_DATABASE_URL");
+  if (production && !authDatabaseUrl) {
+    problems.push("AUTH_DATABASE_URL is required in production (the authenticator's connection string)");
+  }
+
+  const jwt = loadJwtConfig(text, integer, problems);
+  if (production && !jwt) {
+    problems.push("one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL is required in production");
+  }
+
+  const config: Config = {
+    production,
+    host: text("HOST") ?? (production ? "0.0.0.0" : "127.0.0.1"),
+    port: integer("PORT", 3000, 0, 65535),
+    authDatabaseUrl,
+    embeddedPort: integer("EMBEDDED_PG_PORT", 54329, 1, 65535),
+    poolSize: integer("DATABASE_POOL_SIZE", 10, 1, 1000),
+    jwt,
+    roles: roleNames(),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function loadJwtConfig(
+  text: (name: string) => string | undefined,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): JwtConfig | undefined {
+  const secret = text("JWT_SECRET");
+  const publicKey = text("JWT_PUBLIC_KEY");
+  const jwksUrl = text("JWKS_URL");
+  const given = [secret && "JWT_SECRET", publicKey && "JWT_PUBLIC_KEY", jwksUrl && "JWKS_URL"].filter(Boolean);
+  if (given.length > 1) {
+    problems.push(`set only one of JWT_SECRET, JWT_PUBLIC_KEY and JWKS_URL (got ${given.join(", ")})`);
+    return undefined;
+  }
+  let source: JwtKeySource | undefined;
+  if (secret) {
+    if (Buffer.byteLength(secret, "utf8") < MIN_SECRET_BYTES) {
+      problems.push(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes long`);
+    }
+    source = { kind: "secret", secret };
+  } else if (publicKey) {
+    source = { kind: "publicKey", key: publicKey };
+  } else if (jwksUrl) {
+    try {
+      const url = new URL(jwksUrl);
+      if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("not http(s)");
+      source = { kind: "jwks", url };
+    } catch {
+      problems.push("JWKS_URL must be an http(s) URL");
+    }
+  }
+  if (!source) return undefined;
+  const algorithms = text("JWT_ALGORITHMS")
+    ?.split(",")
+    .map((a) => a.trim())
+    .filter(Boolean);
+  return {
+    source,
+    algorithms: algorithms?.length ? algorithms : undefined,
+    issuer: text("JWT_ISSUER"),
+    audience: text("JWT_AUDIENCE"),
+    clockToleranceSeconds: integer("JWT_CLOCK_TOLERANCE", 30, 0, 300),
+    jwksMaxAgeSeconds: integer("JWKS_MAX_AGE", 600, 1, 86400),
+    jwksCooldownSeconds: integer("JWKS_COOLDOWN", 30, 0, 3600),
+  };
+}

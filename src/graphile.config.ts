@@ -1,0 +1,96 @@
+/**
+ * The PostGraphile V5 preset: what GraphQL API is generated from `app_public`,
+ * and how each request's identity reaches Postgres.
+ */
+import { PgAggregatesPreset } from "@graphile/pg-aggregates";
+import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
+import type { Pool } from "pg";
+import { makePgService } from "postgraphile/adaptors/pg";
+import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
+import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
+import { identityOf } from "./auth/middleware";
+import type { RoleNames } from "./db/migrations";
+import { makeMaskError } from "./errors";
+import { makeHardeningPlugin } from "./graphql/hardening";
+import { NamingPreset } from "./graphql/naming";
+import type { Logger } from "./logger";
+
+export interface PresetOptions {
+  /** The authenticator's pool; every request borrows from it. */
+  pool: Pool;
+  roles: RoleNames;
+  production: boolean;
+  log: Logger;
+}
+
+/** Filter operators clients may use: each is index-friendly or cheap on one user's rows. */
+const FILTER_OPERATORS = [
+  "isNull",
+  "equalTo",
+  "notEqualTo",
+  "in",
+  "notIn",
+  "lessThan",
+  "lessThanOrEqualTo",
+  "greaterThan",
+  "greaterThanOrEqualTo",
+  "includesInsensitive",
+  "contains",
+  "overlaps",
+];
+
+export function makePreset({ pool, roles, production, log }: PresetOptions): GraphileConfig.Preset {
+  const maskError = makeMaskError({ production, log });
+  return {
+    extends: [
+      PostGraphileAmberPreset,
+      PgSimplifyInflectionPreset,
+      PgAggregatesPreset,
+      PostGraphileConnectionFilterPreset,
+      NamingPreset,
+    ],
+    plugins: [makeHardeningPlugin({ production, maskError })],
+    pgServices: [
+      makePgService({
+        pool,
+        schemas: ["app_public"],
+        // Introspect as a signed-in user, so the schema offers exactly what that role was granted.
+        pgSettingsForIntrospection: { role: roles.user },
+      }),
+    ],
+    schema: {
+      connectionFilterAllowedOperators: FILTER_OPERATORS,
+      connectionFilterRelations: false,
+      connectionFilterComputedColumns: false,
+      connectionFilterSetofFunctions: false,
+      connectionFilterAllowNullInput: false,
+      connectionFilterAllowEmptyObjectInput: false,
+    },
+    grafast: {
+      context(requestContext, args) {
+        const req = requestContext.expressv4?.req ?? requestContext.node?.req;
+        const identity = req ? identityOf(req) : undefined;
+        if (identity === undefined) {
+          // Every route to GraphQL passes the authentication middleware; reaching here without it is a bug.
+          throw new Error("request reached GraphQL without authentication");
+        }
+        // Transaction-local (`set_config(…, true)`) by construction: PostGraphile wraps each
+        // operation that has pgSettings in a transaction. The role never comes from the token.
+        const pgSettings: Record<string, string> = identity
+          ? { role: roles.user, "request.jwt.claims": JSON.stringify(identity) }
+          : { role: roles.anonymous, "request.jwt.claims": "" };
+        return { pgSettings: { ...args.contextValue?.pgSettings, ...pgSettings } };
+      },
+    },
+    grafserv: {
+      graphqlPath: "/graphql",
+      graphiql: !production,
+      graphiqlPath: "/graphiql",
+      graphiqlOnGraphQLGET: false,
+      graphqlOverGET: false,
+      websockets: false,
+      watch: false,
+      maskError,
+    },
+  };
+}
