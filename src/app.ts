@@ -55,8 +55,7 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await serv.release();
-      await pgl.release();
+      await serv.release(); // releases the PostGraphile instance too
     },
   };
 }

@@ -23,6 +23,18 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** An error our own code raises with a catalogue code; its message is written for clients. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
 interface PublicError {
   code: ErrorCode;
   message: string;
@@ -137,11 +149,14 @@ function classify(error: GraphQLError): PublicError | undefined {
     return { code: "BAD_USER_INPUT", message: error.message };
   }
   if (original instanceof GraphQLError) return classify(original);
+  if (original instanceof ApiError) {
+    return { code: original.code, message: original.message, ...(original.field ? { field: original.field } : {}) };
+  }
   if (isDatabaseError(original)) return fromDatabaseError(original);
   const notFound = NOTHING_MATCHED.exec(original.message);
   if (notFound) {
-    const entity = notFound[2]!.replace(/s$/, "");
-    return { code: "NOT_FOUND", message: `no ${entity} with this id was found` };
+    // Same wording as ApiError("NOT_FOUND") from graphql/notFound.ts for updates.
+    return { code: "NOT_FOUND", message: `no ${notFound[2]!.replace(/s$/, "")} with this id was found` };
   }
   if (isConnectionFailure(original)) {
     return { code: "UNAVAILABLE", message: "the database is unavailable; retry shortly", retryable: true };

@@ -13,6 +13,7 @@ import type { RoleNames } from "./db/migrations";
 import { makeMaskError } from "./errors";
 import { makeHardeningPlugin } from "./graphql/hardening";
 import { NamingPreset } from "./graphql/naming";
+import { NotFoundPlugin } from "./graphql/notFound";
 import type { Logger } from "./logger";
 
 export interface PresetOptions {
@@ -49,7 +50,7 @@ export function makePreset({ pool, roles, production, log }: PresetOptions): Gra
       PostGraphileConnectionFilterPreset,
       NamingPreset,
     ],
-    plugins: [makeHardeningPlugin({ production, maskError })],
+    plugins: [NotFoundPlugin, makeHardeningPlugin({ production, maskError })],
     pgServices: [
       makePgService({
         pool,

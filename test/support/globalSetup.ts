@@ -39,6 +39,7 @@ export default async function globalSetup(): Promise<void> {
   };
   await setupRoles(urls);
   await resetDatabase(urls);
+  process.env.GRAPHILE_ENV = "development";
   process.env.TEST_ROOT_URL = rootUrl;
   process.env.TEST_OWNER_URL = urls.ownerUrl;
   process.env.TEST_AUTH_URL = urls.authUrl;

@@ -1,0 +1,311 @@
+/*
+ * Authentication over HTTP with real tokens: a shared HS256 secret, a single
+ * public key, and a JWKS with EdDSA and RS256 keys served from 127.0.0.1.
+ * Every rejection is a 401 decided before the pool is asked for a connection.
+ */
+import { request, type IncomingHttpHeaders } from "node:http";
+import { ConfigError, loadConfig } from "../../src/config";
+import { jwtConfig, startApi, type TestApi } from "../support/api";
+import {
+  hmacKey,
+  makeKeyPair,
+  sign,
+  startJwksServer,
+  testSecret,
+  uniqueSub,
+  type JwksServer,
+  type KeyPair,
+} from "../support/tokens";
+
+const WHO_AM_I = "{ currentUserId }";
+
+async function expectRejected(api: TestApi, authorization: string | string[], reason: RegExp): Promise<void> {
+  const before = api.connections();
+  const response = await post(api.url, authorization);
+  const body = JSON.parse(response.body) as { errors: Array<{ extensions: { code: string; reason: string } }> };
+  expect(response.status).toBe(401);
+  expect(response.headers["www-authenticate"]).toMatch(/^Bearer error="invalid_token"/);
+  expect(body.errors[0]!.extensions.code).toBe("UNAUTHENTICATED");
+  expect(body.errors[0]!.extensions.reason).toMatch(reason);
+  expect(api.connections()).toBe(before);
+}
+
+/** node:http rather than fetch: fetch would merge two Authorization headers into one. */
+function post(url: string, authorization: string | string[]) {
+  return new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const body = JSON.stringify({ query: WHO_AM_I });
+    // A raw header list is sent as given: Node adds no Host or Content-Length of its own.
+    const rawHeaders = ["host", new URL(url).host, "content-type", "application/json"];
+    rawHeaders.push("content-length", String(Buffer.byteLength(body)));
+    for (const value of ([] as string[]).concat(authorization)) rawHeaders.push("authorization", value);
+    const req = request(`${url}/graphql`, { method: "POST", headers: rawHeaders });
+    req.on("error", reject);
+    req.on("response", (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.end(body);
+  });
+}
+
+describe("HS256 with JWT_SECRET", () => {
+  const secret = testSecret();
+  const key = hmacKey(secret);
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startApi({
+      jwt: jwtConfig({ kind: "secret", secret }, { issuer: "https://id.example", audience: "tasks" }),
+    });
+  });
+  afterAll(() => api.close());
+  const claims = (sub: string) => ({ sub, iss: "https://id.example", aud: "tasks" });
+
+  it("accepts a valid token and runs the request as its sub", async () => {
+    const sub = uniqueSub("alice");
+    const { status, body } = await api.graphql(WHO_AM_I, {}, { token: await sign(claims(sub), key) });
+    expect(status).toBe(200);
+    expect(body).toEqual({ data: { currentUserId: sub } });
+  });
+
+  it("treats a request without Authorization as anonymous", async () => {
+    const { status, body } = await api.graphql(WHO_AM_I);
+    expect(status).toBe(200);
+    expect(body.data).toEqual({ currentUserId: null });
+  });
+
+  it("accepts a lower-case bearer scheme, an audience array containing ours, and skew within tolerance", async () => {
+    const sub = uniqueSub("alice");
+    const now = Math.floor(Date.now() / 1000);
+    const token = await sign({ ...claims(sub), aud: ["other", "tasks"], iat: now + 20, nbf: now + 20 }, key);
+    const { body } = await api.graphql(WHO_AM_I, {}, { headers: { authorization: `bearer ${token}` } });
+    expect(body.data).toEqual({ currentUserId: sub });
+  });
+
+  const sub = "alice";
+  const now = () => Math.floor(Date.now() / 1000);
+  const rejected: Array<[string, () => Promise<string | string[]>, RegExp]> = [
+    ["an expired token", async () => `Bearer ${await sign({ ...claims(sub), exp: now() - 120 }, key)}`, /expired/],
+    ["a token without exp", async () => `Bearer ${await sign(claims(sub), key, { expiresIn: null })}`, /"exp"/],
+    [
+      "a token not valid yet",
+      async () => `Bearer ${await sign({ ...claims(sub), nbf: now() + 600 }, key)}`,
+      /not valid yet/,
+    ],
+    [
+      "a token issued in the future",
+      async () => `Bearer ${await sign({ ...claims(sub), iat: now() + 600 }, key)}`,
+      /future/,
+    ],
+    [
+      "a token signed with another secret",
+      async () => `Bearer ${await sign(claims(sub), hmacKey(testSecret()))}`,
+      /signature/,
+    ],
+    [
+      "a token from another issuer",
+      async () => `Bearer ${await sign({ ...claims(sub), iss: "https://evil.example" }, key)}`,
+      /issuer/,
+    ],
+    [
+      "a token for another audience",
+      async () => `Bearer ${await sign({ ...claims(sub), aud: "other" }, key)}`,
+      /\(aud\)/,
+    ],
+    [
+      "a token without sub",
+      async () => `Bearer ${await sign({ iss: "https://id.example", aud: "tasks" }, key)}`,
+      /"sub"/,
+    ],
+    ["a token with an empty sub", async () => `Bearer ${await sign(claims(""), key)}`, /non-empty/],
+    [
+      "a token with a numeric sub",
+      async () => `Bearer ${await sign({ ...claims(sub), sub: 42 as unknown as string }, key)}`,
+      /non-empty string/,
+    ],
+    [
+      "a token with a 256-character sub",
+      async () => `Bearer ${await sign(claims("x".repeat(256)), key)}`,
+      /longer than 255/,
+    ],
+    [
+      "an unsigned token (alg: none)",
+      async () => {
+        const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+        return `Bearer ${part({ alg: "none", typ: "JWT" })}.${part({ ...claims(sub), exp: now() + 60 })}.`;
+      },
+      /algorithm/,
+    ],
+    ["a token signed with HS512", async () => `Bearer ${await sign(claims(sub), key, { alg: "HS512" })}`, /algorithm/],
+    ["a two-segment token", async () => "Bearer aaa.bbb", /Bearer <JWT>/],
+    ["a token with bad base64url", async () => "Bearer a$a.b$b.c$c", /Bearer <JWT>/],
+    ["a Basic scheme", async () => "Basic YWxpY2U6c2VjcmV0", /Bearer <JWT>/],
+    ["an empty Bearer", async () => "Bearer ", /Bearer <JWT>/],
+    [
+      "an oversized token",
+      async () => `Bearer ${await sign({ ...claims(sub), pad: "x".repeat(9000) }, key)}`,
+      /longer than 8192/,
+    ],
+    [
+      "two Authorization headers",
+      async () => {
+        const token = await sign(claims(sub), key);
+        return [`Bearer ${token}`, `Bearer ${token}`];
+      },
+      /exactly one/,
+    ],
+  ];
+
+  it.each(rejected)("rejects %s with 401 before any database work", async (_name, header, reason) => {
+    await expectRejected(api, await header(), reason);
+  });
+});
+
+describe("a JWKS with EdDSA and RS256 keys", () => {
+  let eddsa: KeyPair;
+  let rs256: KeyPair;
+  let jwks: JwksServer;
+  let api: TestApi;
+
+  beforeAll(async () => {
+    eddsa = await makeKeyPair("EdDSA");
+    rs256 = await makeKeyPair("RS256");
+    jwks = await startJwksServer([eddsa.publicJwk, rs256.publicJwk]);
+    api = await startApi({ jwt: jwtConfig({ kind: "jwks", url: new URL(jwks.url) }, { jwksCooldownSeconds: 0 }) });
+  });
+  afterAll(async () => {
+    await api.close();
+    await jwks.close();
+  });
+
+  it.each(["EdDSA", "RS256"])("accepts a token signed with the %s key", async (alg) => {
+    const pair = alg === "EdDSA" ? eddsa : rs256;
+    const sub = uniqueSub("carol");
+    const token = await sign({ sub }, pair.privateKey, { alg: pair.alg, kid: pair.kid });
+    expect((await api.graphql(WHO_AM_I, {}, { token })).body.data).toEqual({ currentUserId: sub });
+  });
+
+  it("picks up a rotated key (a new kid) without a restart", async () => {
+    const next = await makeKeyPair("EdDSA");
+    const token = await sign({ sub: "dave" }, next.privateKey, { alg: "EdDSA", kid: next.kid });
+    await expectRejected(api, `Bearer ${token}`, /no known key/);
+    jwks.keys = [...jwks.keys, next.publicJwk];
+    expect((await api.graphql(WHO_AM_I, {}, { token })).body.data).toEqual({ currentUserId: "dave" });
+  });
+
+  it("refuses HS256 signed with the public key's bytes (key confusion)", async () => {
+    const publicBytes = new TextEncoder().encode(JSON.stringify(rs256.publicJwk));
+    const token = await sign({ sub: "mallory" }, publicBytes, { alg: "HS256", kid: rs256.kid });
+    await expectRejected(api, `Bearer ${token}`, /algorithm/);
+  });
+
+  it("ignores jku, x5u and embedded jwk headers: the attacker's own key does not verify", async () => {
+    const attacker = await makeKeyPair("EdDSA", eddsa.kid);
+    for (const header of [
+      { jku: "http://127.0.0.1:1/evil.json" },
+      { x5u: "http://127.0.0.1:1/evil.pem" },
+      { jwk: attacker.publicJwk },
+    ]) {
+      const token = await sign({ sub: "mallory" }, attacker.privateKey, { alg: "EdDSA", kid: eddsa.kid, header });
+      await expectRejected(api, `Bearer ${token}`, /signature/);
+    }
+  });
+
+  it("keeps the known keys when the JWKS endpoint fails", async () => {
+    jwks.failing = true;
+    try {
+      const unknown = await makeKeyPair("EdDSA");
+      const fetchesBefore = jwks.fetches;
+      await expectRejected(
+        api,
+        `Bearer ${await sign({ sub: "x" }, unknown.privateKey, { alg: "EdDSA", kid: unknown.kid })}`,
+        /no known key/,
+      );
+      expect(jwks.fetches).toBe(fetchesBefore + 1); // it did try
+      const token = await sign({ sub: "erin" }, eddsa.privateKey, { alg: "EdDSA", kid: eddsa.kid });
+      expect((await api.graphql(WHO_AM_I, {}, { token })).body.data).toEqual({ currentUserId: "erin" });
+    } finally {
+      jwks.failing = false;
+    }
+  });
+});
+
+describe("JWKS refetches are rate-limited", () => {
+  it("fetches at most once per cooldown however many unknown kids arrive", async () => {
+    const known = await makeKeyPair("EdDSA");
+    const jwks = await startJwksServer([known.publicJwk]);
+    const api = await startApi({
+      jwt: jwtConfig({ kind: "jwks", url: new URL(jwks.url) }, { jwksCooldownSeconds: 3600 }),
+    });
+    try {
+      const good = await sign({ sub: "frank" }, known.privateKey, { alg: "EdDSA", kid: known.kid });
+      expect((await api.graphql(WHO_AM_I, {}, { token: good })).body.data).toEqual({ currentUserId: "frank" });
+      for (let i = 0; i < 5; i++) {
+        const stranger = await makeKeyPair("EdDSA");
+        await expectRejected(
+          api,
+          `Bearer ${await sign({ sub: "x" }, stranger.privateKey, { alg: "EdDSA", kid: stranger.kid })}`,
+          /no known key/,
+        );
+      }
+      expect(jwks.fetches).toBe(1);
+    } finally {
+      await api.close();
+      await jwks.close();
+    }
+  });
+});
+
+describe("a single public key (JWT_PUBLIC_KEY)", () => {
+  it("accepts its own algorithm only", async () => {
+    const pair = await makeKeyPair("ES256");
+    const api = await startApi({ jwt: jwtConfig({ kind: "publicKey", key: JSON.stringify(pair.publicJwk) }) });
+    try {
+      const sub = uniqueSub("grace");
+      const token = await sign({ sub }, pair.privateKey, { alg: "ES256" });
+      expect((await api.graphql(WHO_AM_I, {}, { token })).body.data).toEqual({ currentUserId: sub });
+      const confused = await sign({ sub }, new TextEncoder().encode(JSON.stringify(pair.publicJwk)), { alg: "HS256" });
+      await expectRejected(api, `Bearer ${confused}`, /algorithm/);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe("configuration", () => {
+  const problemsOf = (env: Record<string, string>): string[] => {
+    try {
+      loadConfig(env);
+      return [];
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+  };
+
+  it("refuses a JWT_SECRET shorter than 32 bytes", () => {
+    expect(problemsOf({ JWT_SECRET: "too-short" })).toEqual([expect.stringContaining("JWT_SECRET")]);
+  });
+
+  it("requires explicit database and JWT settings in production, naming each variable", () => {
+    const problems = problemsOf({ NODE_ENV: "production" });
+    expect(problems).toEqual([expect.stringContaining("AUTH_DATABASE_URL"), expect.stringContaining("JWT_SECRET")]);
+  });
+
+  it("refuses two key sources at once and malformed values", () => {
+    expect(problemsOf({ JWT_SECRET: "x".repeat(40), JWKS_URL: "https://id.example/jwks" })).toEqual([
+      expect.stringContaining("only one of"),
+    ]);
+    expect(problemsOf({ PORT: "http", AUTH_DATABASE_URL: "mysql://x" })).toEqual([
+      expect.stringContaining("AUTH_DATABASE_URL"),
+      expect.stringContaining("PORT"),
+    ]);
+  });
+
+  it("refuses JWT_ALGORITHMS that the key cannot verify", async () => {
+    await expect(
+      startApi({ jwt: jwtConfig({ kind: "secret", secret: testSecret() }, { algorithms: ["RS256"] }) }),
+    ).rejects.toThrow(/JWT_ALGORITHMS/);
+  });
+});

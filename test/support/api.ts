@@ -1,0 +1,93 @@
+import type { AddressInfo } from "node:net";
+import { Pool } from "pg";
+import { makeApp, type App } from "../../src/app";
+import { makeTokenVerifier } from "../../src/auth/jwt";
+import type { JwtConfig } from "../../src/config";
+import { roleNames } from "../../src/db/migrations";
+import { makeLogger } from "../../src/logger";
+import { testDb } from "./env";
+
+export interface GraphQLResponse {
+  status: number;
+  headers: Headers;
+  body: {
+    data?: Record<string, any> | null;
+    errors?: Array<{ message: string; path?: unknown[]; extensions?: Record<string, any> }>;
+  };
+}
+
+export interface TestApi {
+  url: string;
+  pool: Pool;
+  /** Times the API asked its pool for a connection. */
+  connections(): number;
+  /** Log lines the API wrote, parsed. */
+  logs: Array<Record<string, any>>;
+  graphql(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: { token?: string; headers?: Record<string, string> },
+  ): Promise<GraphQLResponse>;
+  close(): Promise<void>;
+}
+
+export const jwtConfig = (source: JwtConfig["source"], overrides: Partial<JwtConfig> = {}): JwtConfig => ({
+  source,
+  algorithms: undefined,
+  issuer: undefined,
+  audience: undefined,
+  clockToleranceSeconds: 30,
+  jwksMaxAgeSeconds: 600,
+  jwksCooldownSeconds: 30,
+  ...overrides,
+});
+
+/** The real API (makeApp) on an ephemeral loopback port, connected as the authenticator. */
+export async function startApi(options: { jwt: JwtConfig; production?: boolean; poolSize?: number }): Promise<TestApi> {
+  const logs: Array<Record<string, any>> = [];
+  const log = makeLogger({ level: "debug", destination: { write: (line: string) => logs.push(JSON.parse(line)) } });
+  const pool = new Pool({ connectionString: testDb.authUrl, max: options.poolSize ?? 4 });
+  pool.on("error", () => {}); // an idle client dropped by a test that stops the server: the pool replaces it
+  let connects = 0;
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
+  // Counts every connection request: a rejected token must never make one.
+  (pool as unknown as { connect: typeof connect }).connect = (...args) => {
+    connects += 1;
+    return connect(...args);
+  };
+  const app: App = await makeApp({
+    config: { production: options.production ?? false, roles: roleNames() },
+    pool,
+    verifier: makeTokenVerifier(options.jwt, log),
+    log,
+  });
+  await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return {
+    url,
+    pool,
+    logs,
+    connections: () => connects,
+    async graphql(query, variables, { token, headers = {} } = {}) {
+      const response = await fetch(`${url}/graphql`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      return {
+        status: response.status,
+        headers: response.headers,
+        body: (await response.json()) as GraphQLResponse["body"],
+      };
+    },
+    async close() {
+      await app.close();
+      await pool.end();
+    },
+  };
+}
