@@ -5,7 +5,8 @@
  * and the environment is used as it is. Without it, outside production, the
  * commands run against the embedded development database.
  *
- *   db:setup     create/restate the roles (migrations/roles.sql), set passwords
+ *   db:setup     create/restate the roles (migrations/roles.sql), set their passwords,
+ *                create the database if missing, apply committed migrations
  *   migrate      apply committed migrations
  *   db:watch     re-run migrations/current.sql on every save
  *   db:commit    turn current.sql into the next committed migration
@@ -15,7 +16,7 @@
 import { spawnSync } from "node:child_process";
 import { ROOT_DIR } from "../paths";
 import { startDevDatabase } from "./dev";
-import { setupRoles } from "./migrations";
+import { migrateDatabase, setupRoles } from "./migrations";
 
 const DEFAULT_EMBEDDED_PORT = 54329;
 
@@ -42,8 +43,10 @@ async function main(args: string[]): Promise<number> {
       if (!ROOT_DATABASE_URL || !AUTH_DATABASE_URL) {
         throw new Error("db:setup needs ROOT_DATABASE_URL (a superuser) and AUTH_DATABASE_URL (the authenticator)");
       }
-      await setupRoles({ rootUrl: ROOT_DATABASE_URL, ownerUrl: DATABASE_URL!, authUrl: AUTH_DATABASE_URL });
-      process.stderr.write("roles are set up\n");
+      const urls = { rootUrl: ROOT_DATABASE_URL, ownerUrl: DATABASE_URL!, authUrl: AUTH_DATABASE_URL };
+      await setupRoles(urls);
+      await migrateDatabase(urls);
+      process.stderr.write("roles set up, database migrated\n");
       return 0;
     }
     const cli = require.resolve("graphile-migrate/dist/cli.js");
