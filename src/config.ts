@@ -20,6 +20,20 @@ export interface JwtConfig {
   jwksCooldownSeconds: number;
 }
 
+/** A JwtConfig with the documented defaults; used for the development secret and by tests. */
+export function jwtConfigFor(source: JwtKeySource, overrides: Partial<JwtConfig> = {}): JwtConfig {
+  return {
+    source,
+    algorithms: undefined,
+    issuer: undefined,
+    audience: undefined,
+    clockToleranceSeconds: 30,
+    jwksMaxAgeSeconds: 600,
+    jwksCooldownSeconds: 30,
+    ...overrides,
+  };
+}
+
 export interface Config {
   production: boolean;
   host: string;
@@ -134,13 +148,14 @@ function loadJwtConfig(
     ?.split(",")
     .map((a) => a.trim())
     .filter(Boolean);
+  const defaults = jwtConfigFor(source);
   return {
     source,
     algorithms: algorithms?.length ? algorithms : undefined,
     issuer: text("JWT_ISSUER"),
     audience: text("JWT_AUDIENCE"),
-    clockToleranceSeconds: integer("JWT_CLOCK_TOLERANCE", 30, 0, 300),
-    jwksMaxAgeSeconds: integer("JWKS_MAX_AGE", 600, 1, 86400),
-    jwksCooldownSeconds: integer("JWKS_COOLDOWN", 30, 0, 3600),
+    clockToleranceSeconds: integer("JWT_CLOCK_TOLERANCE", defaults.clockToleranceSeconds, 0, 300),
+    jwksMaxAgeSeconds: integer("JWKS_MAX_AGE", defaults.jwksMaxAgeSeconds, 1, 86400),
+    jwksCooldownSeconds: integer("JWKS_COOLDOWN", defaults.jwksCooldownSeconds, 0, 3600),
   };
 }

@@ -9,7 +9,7 @@ import "./graphileEnv";
 import { Pool } from "pg";
 import { makeApp } from "./app";
 import { makeTokenVerifier } from "./auth/jwt";
-import { ConfigError, loadConfig, type Config } from "./config";
+import { ConfigError, jwtConfigFor, loadConfig, type Config } from "./config";
 import { loadDevSecrets, startDevDatabase } from "./db/dev";
 import { makeLogger } from "./logger";
 
@@ -37,15 +37,7 @@ async function main(): Promise<void> {
       authUrl = db.authUrl;
       stopDatabase = db.stop;
     }
-    jwt ??= {
-      source: { kind: "secret", secret: (await loadDevSecrets()).jwtSecret },
-      algorithms: undefined,
-      issuer: undefined,
-      audience: undefined,
-      clockToleranceSeconds: 30,
-      jwksMaxAgeSeconds: 600,
-      jwksCooldownSeconds: 30,
-    };
+    jwt ??= jwtConfigFor({ kind: "secret", secret: (await loadDevSecrets()).jwtSecret });
   }
 
   const pool = new Pool({ connectionString: authUrl, max: config.poolSize });

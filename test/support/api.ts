@@ -31,16 +31,7 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export const jwtConfig = (source: JwtConfig["source"], overrides: Partial<JwtConfig> = {}): JwtConfig => ({
-  source,
-  algorithms: undefined,
-  issuer: undefined,
-  audience: undefined,
-  clockToleranceSeconds: 30,
-  jwksMaxAgeSeconds: 600,
-  jwksCooldownSeconds: 30,
-  ...overrides,
-});
+export { jwtConfigFor as jwtConfig } from "../../src/config";
 
 /** The real API (makeApp) on an ephemeral loopback port, connected as the authenticator. */
 export async function startApi(options: { jwt: JwtConfig; production?: boolean; poolSize?: number }): Promise<TestApi> {
