@@ -8,13 +8,14 @@ import type { Pool } from "pg";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { authenticate } from "./auth/middleware";
+import { graphqlBody } from "./http/body";
 import type { TokenVerifier } from "./auth/jwt";
 import type { Config } from "./config";
 import { makePreset } from "./graphile.config";
 import type { Logger } from "./logger";
 
 export interface AppDeps {
-  config: Pick<Config, "production" | "roles">;
+  config: Pick<Config, "production" | "roles" | "statementTimeoutMs" | "limits">;
   /** The authenticator's pool. */
   pool: Pool;
   verifier: TokenVerifier;
@@ -30,11 +31,13 @@ export interface App {
 export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise<App> {
   const app = express();
   app.disable("x-powered-by");
-  const server = createServer(app);
+  // Node answers 431 itself when a request head is larger.
+  const server = createServer({ maxHeaderSize: config.limits.headerBytes }, app);
 
-  app.use("/graphql", authenticate(verifier, log));
+  // Who is calling is settled first: a rejected token costs no body parsing and no database work.
+  app.use("/graphql", authenticate(verifier, log), ...graphqlBody(config.limits.bodyBytes));
 
-  const pgl = postgraphile(makePreset({ pool, roles: config.roles, production: config.production, log }));
+  const pgl = postgraphile(makePreset({ pool, config, log }));
   const serv = pgl.createServ(grafserv);
   await serv.addTo(app, server);
   await serv.ready();

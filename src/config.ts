@@ -44,6 +44,20 @@ export interface Config {
   embeddedPort: number;
   /** Size of the API's connection pool. */
   poolSize: number;
+  /** Per-statement time limit for request transactions, in milliseconds. */
+  statementTimeoutMs: number;
+  limits: {
+    /** Largest request body, bytes (413 above). */
+    bodyBytes: number;
+    /** Largest request head, bytes (Node answers 431 above). */
+    headerBytes: number;
+    depth: number;
+    cost: number;
+    aliases: number;
+    directives: number;
+    /** Largest `first`/`last`. */
+    pageSize: number;
+  };
   /** undefined only in development: the generated development secret is used then. */
   jwt: JwtConfig | undefined;
   roles: RoleNames;
@@ -106,6 +120,16 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     authDatabaseUrl,
     embeddedPort: integer("EMBEDDED_PG_PORT", 54329, 1, 65535),
     poolSize: integer("DATABASE_POOL_SIZE", 10, 1, 1000),
+    statementTimeoutMs: integer("STATEMENT_TIMEOUT_MS", 5000, 1, 600_000),
+    limits: {
+      bodyBytes: integer("MAX_BODY_BYTES", 100_000, 1_000, 10_000_000),
+      headerBytes: integer("MAX_HEADER_BYTES", 16_384, 4_096, 65_536),
+      depth: integer("MAX_QUERY_DEPTH", 10, 2, 100),
+      cost: integer("MAX_QUERY_COST", 5_000, 10, 1_000_000),
+      aliases: integer("MAX_ALIASES", 15, 0, 1_000),
+      directives: integer("MAX_DIRECTIVES", 20, 0, 1_000),
+      pageSize: integer("MAX_PAGE_SIZE", 100, 1, 10_000),
+    },
     jwt,
     roles: roleNames(),
   };

@@ -9,7 +9,7 @@ import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { identityOf } from "./auth/middleware";
-import type { RoleNames } from "./db/migrations";
+import type { Config } from "./config";
 import { makeMaskError } from "./errors";
 import { makeHardeningPlugin } from "./graphql/hardening";
 import { NamingPreset } from "./graphql/naming";
@@ -19,8 +19,7 @@ import type { Logger } from "./logger";
 export interface PresetOptions {
   /** The authenticator's pool; every request borrows from it. */
   pool: Pool;
-  roles: RoleNames;
-  production: boolean;
+  config: Pick<Config, "production" | "roles" | "statementTimeoutMs" | "limits">;
   log: Logger;
 }
 
@@ -40,8 +39,10 @@ const FILTER_OPERATORS = [
   "overlaps",
 ];
 
-export function makePreset({ pool, roles, production, log }: PresetOptions): GraphileConfig.Preset {
+export function makePreset({ pool, config, log }: PresetOptions): GraphileConfig.Preset {
+  const { production, roles, limits } = config;
   const maskError = makeMaskError({ production, log });
+  const statementTimeout = String(config.statementTimeoutMs);
   return {
     extends: [
       PostGraphileAmberPreset,
@@ -50,7 +51,7 @@ export function makePreset({ pool, roles, production, log }: PresetOptions): Gra
       PostGraphileConnectionFilterPreset,
       NamingPreset,
     ],
-    plugins: [NotFoundPlugin, makeHardeningPlugin({ production, maskError })],
+    plugins: [NotFoundPlugin, makeHardeningPlugin({ production, limits, maskError })],
     pgServices: [
       makePgService({
         pool,
@@ -77,9 +78,10 @@ export function makePreset({ pool, roles, production, log }: PresetOptions): Gra
         }
         // Transaction-local (`set_config(…, true)`) by construction: PostGraphile wraps each
         // operation that has pgSettings in a transaction. The role never comes from the token.
+        // statement_timeout here, not on the roles: role settings apply at login, not on `set role`.
         const pgSettings: Record<string, string> = identity
-          ? { role: roles.user, "request.jwt.claims": JSON.stringify(identity) }
-          : { role: roles.anonymous, "request.jwt.claims": "" };
+          ? { role: roles.user, "request.jwt.claims": JSON.stringify(identity), statement_timeout: statementTimeout }
+          : { role: roles.anonymous, "request.jwt.claims": "", statement_timeout: statementTimeout };
         return { pgSettings: { ...args.contextValue?.pgSettings, ...pgSettings } };
       },
     },
@@ -92,6 +94,8 @@ export function makePreset({ pool, roles, production, log }: PresetOptions): Gra
       websockets: false,
       watch: false,
       maskError,
+      // Bodies that are not JSON (application/graphql); JSON is parsed, with the same limit, in http/body.ts.
+      maxRequestLength: limits.bodyBytes,
     },
   };
 }

@@ -9,7 +9,7 @@ import { Pool } from "pg";
 import { makeSchema } from "postgraphile";
 import { lexicographicSortSchema, printSchema } from "postgraphile/graphql";
 import { startDevDatabase } from "./db/dev";
-import { roleNames, type RoleNames } from "./db/migrations";
+import { loadConfig } from "./config";
 import { makePreset } from "./graphile.config";
 import { makeLogger } from "./logger";
 import { ROOT_DIR } from "./paths";
@@ -17,10 +17,12 @@ import { ROOT_DIR } from "./paths";
 export const SCHEMA_FILE = path.join(ROOT_DIR, "schema.graphql");
 
 /** The schema as printed into schema.graphql, built against the database at `authUrl`. */
-export async function printApiSchema(authUrl: string, roles: RoleNames): Promise<string> {
+export async function printApiSchema(authUrl: string): Promise<string> {
   const pool = new Pool({ connectionString: authUrl, max: 2 });
   try {
-    const preset = makePreset({ pool, roles, production: true, log: makeLogger({ level: "warn" }) });
+    // The schema does not depend on the environment; the defaults stand in for it.
+    const config = { ...loadConfig({}), production: true };
+    const preset = makePreset({ pool, config, log: makeLogger({ level: "warn" }) });
     const { schema } = await makeSchema(preset);
     return printSchema(lexicographicSortSchema(schema)) + "\n";
   } finally {
@@ -34,7 +36,7 @@ if (require.main === module) {
       process.stderr.write(`${line}\n`),
     );
     try {
-      writeFileSync(SCHEMA_FILE, await printApiSchema(db.authUrl, roleNames()));
+      writeFileSync(SCHEMA_FILE, await printApiSchema(db.authUrl));
       process.stderr.write(`wrote ${path.relative(process.cwd(), SCHEMA_FILE)}\n`);
     } finally {
       await db.stop();

@@ -3,7 +3,7 @@ import { Pool } from "pg";
 import { makeApp, type App } from "../../src/app";
 import { makeTokenVerifier } from "../../src/auth/jwt";
 import type { JwtConfig } from "../../src/config";
-import { roleNames } from "../../src/db/migrations";
+import { loadConfig } from "../../src/config";
 import { makeLogger } from "../../src/logger";
 import { testDb } from "./env";
 
@@ -33,8 +33,17 @@ export interface TestApi {
 
 export { jwtConfigFor as jwtConfig } from "../../src/config";
 
+export interface ApiOptions {
+  jwt: JwtConfig;
+  production?: boolean;
+  poolSize?: number;
+  /** Overrides of the environment's defaults, e.g. { MAX_PAGE_SIZE: "5" }. */
+  env?: Record<string, string>;
+}
+
 /** The real API (makeApp) on an ephemeral loopback port, connected as the authenticator. */
-export async function startApi(options: { jwt: JwtConfig; production?: boolean; poolSize?: number }): Promise<TestApi> {
+export async function startApi(options: ApiOptions): Promise<TestApi> {
+  const config = { ...loadConfig(options.env ?? {}), production: options.production ?? false };
   const logs: Array<Record<string, any>> = [];
   const log = makeLogger({ level: "debug", destination: { write: (line: string) => logs.push(JSON.parse(line)) } });
   const pool = new Pool({ connectionString: testDb.authUrl, max: options.poolSize ?? 4 });
@@ -47,7 +56,7 @@ export async function startApi(options: { jwt: JwtConfig; production?: boolean; 
     return connect(...args);
   };
   const app: App = await makeApp({
-    config: { production: options.production ?? false, roles: roleNames() },
+    config,
     pool,
     verifier: makeTokenVerifier(options.jwt, log),
     log,

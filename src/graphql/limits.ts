@@ -1,0 +1,81 @@
+/**
+ * Limits on what one GraphQL request may ask for, enforced before any SQL runs:
+ * depth, cost, aliases and directives as validation rules (graphql-armor), and
+ * the page size of `first`/`last`, which needs the request's variables and so is
+ * checked just before execution. Each refusal is LIMIT_EXCEEDED naming the limit.
+ */
+import { costLimitRule } from "@escape.tech/graphql-armor-cost-limit";
+import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
+import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
+import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
+import {
+  GraphQLError,
+  Kind,
+  visit,
+  type DocumentNode,
+  type ValidationContext,
+  type ValidationRule,
+} from "postgraphile/graphql";
+
+export interface QueryLimits {
+  depth: number;
+  cost: number;
+  aliases: number;
+  directives: number;
+  pageSize: number;
+}
+
+export const limitExceeded = (limit: string, message: string, nodes?: GraphQLError["nodes"]) =>
+  new GraphQLError(message, { nodes, extensions: { code: "LIMIT_EXCEEDED", limit } });
+
+/**
+ * graphql-armor throws its refusal ("Syntax Error: …") unless told not to; reporting
+ * it instead keeps it a validation error, which the masker then passes through.
+ */
+function reportAs(limit: string) {
+  return {
+    exposeLimits: true,
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, error: GraphQLError) =>
+        context?.reportError(limitExceeded(limit, error.message.replace(/^Syntax Error: /, ""), error.nodes)),
+    ],
+  };
+}
+
+export function limitRules(limits: QueryLimits): ValidationRule[] {
+  return [
+    maxDepthRule({ ...reportAs("depth"), ignoreIntrospection: true, n: limits.depth }),
+    costLimitRule({ ...reportAs("cost"), ignoreIntrospection: true, maxCost: limits.cost }),
+    maxAliasesRule({ ...reportAs("aliases"), n: limits.aliases }),
+    maxDirectivesRule({ ...reportAs("directives"), n: limits.directives }),
+  ];
+}
+
+/** The first `first`/`last` argument above the page size, with literals and variables resolved. */
+export function pageSizeViolation(
+  document: DocumentNode,
+  variables: Record<string, unknown> | null | undefined,
+  pageSize: number,
+): GraphQLError | undefined {
+  let violation: GraphQLError | undefined;
+  visit(document, {
+    Argument(node) {
+      if (violation || (node.name.value !== "first" && node.name.value !== "last")) return;
+      const value =
+        node.value.kind === Kind.INT
+          ? Number(node.value.value)
+          : node.value.kind === Kind.VARIABLE
+            ? variables?.[node.value.name.value]
+            : undefined;
+      if (typeof value === "number" && value > pageSize) {
+        violation = limitExceeded(
+          "pageSize",
+          `${node.name.value} may be at most ${pageSize}; page through larger results with cursors`,
+          [node],
+        );
+      }
+    },
+  });
+  return violation;
+}
