@@ -37,6 +37,8 @@ export interface ApiOptions {
   jwt: JwtConfig;
   production?: boolean;
   poolSize?: number;
+  /** Connect somewhere else than the test database directly (e.g. through PgBouncer). */
+  authUrl?: string;
   /** Overrides of the environment's defaults, e.g. { MAX_PAGE_SIZE: "5" }. */
   env?: Record<string, string>;
 }
@@ -46,7 +48,7 @@ export async function startApi(options: ApiOptions): Promise<TestApi> {
   const config = { ...loadConfig(options.env ?? {}), production: options.production ?? false };
   const logs: Array<Record<string, any>> = [];
   const log = makeLogger({ level: "debug", destination: { write: (line: string) => logs.push(JSON.parse(line)) } });
-  const pool = new Pool({ connectionString: testDb.authUrl, max: options.poolSize ?? 4 });
+  const pool = new Pool({ connectionString: options.authUrl ?? testDb.authUrl, max: options.poolSize ?? 4 });
   pool.on("error", () => {}); // an idle client dropped by a test that stops the server: the pool replaces it
   let connects = 0;
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
