@@ -75,10 +75,14 @@ function explain(error: unknown): Error {
   if (error instanceof errors.JWTExpired) return new TokenError("token has expired (exp)");
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.reason === "missing") return new TokenError(`token has no "${error.claim}" claim`);
+    if (error.reason === "invalid") return new TokenError(`token has an invalid "${error.claim}" claim`);
     if (error.claim === "nbf") return new TokenError("token is not valid yet (nbf)");
     if (error.claim === "iss") return new TokenError("token has the wrong issuer (iss)");
     if (error.claim === "aud") return new TokenError("token is not meant for this API (aud)");
     return new TokenError(`token has an invalid "${error.claim}" claim`);
+  }
+  if (error instanceof errors.JOSENotSupported && /Extension Header Parameter/.test(error.message)) {
+    return new TokenError("token has a critical (crit) header this API does not support");
   }
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
     return new TokenError("token is signed with an algorithm this API does not accept");
