@@ -10,12 +10,12 @@ import { grafserv } from "postgraphile/grafserv/express/v4";
 import { authenticate } from "./auth/middleware";
 import { graphqlBody } from "./http/body";
 import type { TokenVerifier } from "./auth/jwt";
-import type { Config } from "./config";
+import type { AppConfig } from "./config";
 import { makePreset } from "./graphile.config";
 import type { Logger } from "./logger";
 
 export interface AppDeps {
-  config: Pick<Config, "production" | "roles" | "statementTimeoutMs" | "limits">;
+  config: AppConfig;
   /** The authenticator's pool. */
   pool: Pool;
   verifier: TokenVerifier;

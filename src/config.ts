@@ -2,6 +2,7 @@
  * All configuration, read from the environment and validated in one place.
  * Everything else receives the typed `Config`; only main.ts calls `loadConfig`.
  */
+import { existsSync } from "node:fs";
 import { roleNames, type RoleNames } from "./db/migrations";
 
 export type JwtKeySource =
@@ -58,10 +59,15 @@ export interface Config {
     /** Largest `first`/`last`. */
     pageSize: number;
   };
+  /** When set, only the documents in this folder may run (graphql/trustedDocuments.ts). */
+  trustedDocumentsDir: string | undefined;
   /** undefined only in development: the generated development secret is used then. */
   jwt: JwtConfig | undefined;
   roles: RoleNames;
 }
+
+/** What the HTTP app and the GraphQL preset need; tests build it from loadConfig({}). */
+export type AppConfig = Pick<Config, "production" | "roles" | "statementTimeoutMs" | "limits" | "trustedDocumentsDir">;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -101,6 +107,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     }
   };
 
+  const directory = (name: string): string | undefined => {
+    const raw = text(name);
+    if (raw !== undefined && !existsSync(raw)) problems.push(`${name} must be an existing folder, got "${raw}"`);
+    return raw;
+  };
+
   const nodeEnv = text("NODE_ENV") ?? "development";
   const production = nodeEnv === "production";
   const authDatabaseUrl = postgresUrl("AUTH_DATABASE_URL");
@@ -130,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       directives: integer("MAX_DIRECTIVES", 20, 0, 1_000),
       pageSize: integer("MAX_PAGE_SIZE", 100, 1, 10_000),
     },
+    trustedDocumentsDir: directory("TRUSTED_DOCUMENTS_DIR"),
     jwt,
     roles: roleNames(),
   };

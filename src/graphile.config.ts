@@ -9,17 +9,18 @@ import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { identityOf } from "./auth/middleware";
-import type { Config } from "./config";
+import type { AppConfig } from "./config";
 import { makeMaskError } from "./errors";
 import { makeHardeningPlugin } from "./graphql/hardening";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
+import { trustedDocumentsPreset } from "./graphql/trustedDocuments";
 import type { Logger } from "./logger";
 
 export interface PresetOptions {
   /** The authenticator's pool; every request borrows from it. */
   pool: Pool;
-  config: Pick<Config, "production" | "roles" | "statementTimeoutMs" | "limits">;
+  config: AppConfig;
   log: Logger;
 }
 
@@ -50,6 +51,7 @@ export function makePreset({ pool, config, log }: PresetOptions): GraphileConfig
       PgAggregatesPreset,
       PostGraphileConnectionFilterPreset,
       NamingPreset,
+      trustedDocumentsPreset(config.trustedDocumentsDir),
     ],
     plugins: [NotFoundPlugin, makeHardeningPlugin({ production, limits, maskError })],
     pgServices: [
