@@ -14,7 +14,8 @@ const OWNER = new URL(testDb.ownerUrl).username;
  * the transaction, and the test can go on to check what the database holds.
  */
 export class SqlSession {
-  private constructor(private readonly client: Client) {}
+  /** The connection itself, for helpers that take a pg client (e.g. the policy linter). */
+  private constructor(readonly client: Client) {}
 
   static async begin(url = testDb.superuserUrl): Promise<SqlSession> {
     const client = new Client({ connectionString: url });
