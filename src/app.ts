@@ -9,6 +9,10 @@ import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { authenticate } from "./auth/middleware";
 import { graphqlBody } from "./http/body";
+import { healthRoutes } from "./http/health";
+import { requestContext } from "./http/requestContext";
+import { latestCommittedMigrationHash } from "./db/migrations";
+import { RETRY_AFTER_SECONDS } from "./errors";
 import type { TokenVerifier } from "./auth/jwt";
 import type { AppConfig } from "./config";
 import { makePreset } from "./graphile.config";
@@ -24,8 +28,12 @@ export interface AppDeps {
 
 export interface App {
   server: Server;
-  /** Stops GraphQL and closes the server's sockets; the caller owns and ends the pool. */
-  close(): Promise<void>;
+  /**
+   * Graceful stop: readiness turns 503 and new requests are refused, requests in
+   * flight get up to `graceMs` to finish, then every socket is closed and GraphQL
+   * released. The caller owns and ends the pool afterwards.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise<App> {
@@ -33,7 +41,31 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
   app.disable("x-powered-by");
   // Node answers 431 itself when a request head is larger.
   const server = createServer({ maxHeaderSize: config.limits.headerBytes }, app);
+  // Slow clients cannot hold a socket: the head must arrive within headersTimeout, the whole request within requestTimeout.
+  server.headersTimeout = config.http.headersTimeoutMs;
+  server.requestTimeout = config.http.requestTimeoutMs;
+  server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
+  let shuttingDown = false;
 
+  app.use(requestContext());
+  app.use(
+    healthRoutes({
+      pool,
+      probeRole: config.roles.anonymous,
+      expectedMigration: latestCommittedMigrationHash(),
+      keysReady: verifier.ready,
+      shuttingDown: () => shuttingDown,
+      log,
+    }),
+  );
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    if (!shuttingDown) return next();
+    res.setHeader("Connection", "close");
+    res.setHeader("Retry-After", String(RETRY_AFTER_SECONDS));
+    res.status(503).json({
+      errors: [{ message: "the server is shutting down; retry", extensions: { code: "UNAVAILABLE", retryable: true } }],
+    });
+  });
   // Who is calling is settled first: a rejected token costs no body parsing and no database work.
   app.use("/graphql", authenticate(verifier, log), ...graphqlBody(config.limits.bodyBytes));
 
@@ -55,9 +87,14 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
 
   return {
     server,
-    async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+    async close(graceMs = 0) {
+      shuttingDown = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([closed, grace]);
+      server.closeAllConnections(); // whatever is still open after the grace period
+      await closed;
       await serv.release(); // releases the PostGraphile instance too
     },
   };

@@ -45,6 +45,8 @@ export interface Config {
   embeddedPort: number;
   /** Size of the API's connection pool. */
   poolSize: number;
+  /** Longest wait for a free pool connection, in milliseconds (then 503). */
+  poolTimeoutMs: number;
   /** Per-statement time limit for request transactions, in milliseconds. */
   statementTimeoutMs: number;
   limits: {
@@ -59,6 +61,13 @@ export interface Config {
     /** Largest `first`/`last`. */
     pageSize: number;
   };
+  http: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    /** How long in-flight requests may run on after SIGTERM. */
+    shutdownGraceMs: number;
+  };
   /** When set, only the documents in this folder may run (graphql/trustedDocuments.ts). */
   trustedDocumentsDir: string | undefined;
   /** undefined only in development: the generated development secret is used then. */
@@ -67,7 +76,10 @@ export interface Config {
 }
 
 /** What the HTTP app and the GraphQL preset need; tests build it from loadConfig({}). */
-export type AppConfig = Pick<Config, "production" | "roles" | "statementTimeoutMs" | "limits" | "trustedDocumentsDir">;
+export type AppConfig = Pick<
+  Config,
+  "production" | "roles" | "statementTimeoutMs" | "limits" | "http" | "trustedDocumentsDir"
+>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -132,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     authDatabaseUrl,
     embeddedPort: integer("EMBEDDED_PG_PORT", 54329, 1, 65535),
     poolSize: integer("DATABASE_POOL_SIZE", 10, 1, 1000),
+    poolTimeoutMs: integer("DATABASE_POOL_TIMEOUT_MS", 3000, 100, 60_000),
     statementTimeoutMs: integer("STATEMENT_TIMEOUT_MS", 5000, 1, 600_000),
     limits: {
       bodyBytes: integer("MAX_BODY_BYTES", 100_000, 1_000, 10_000_000),
@@ -141,6 +154,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       aliases: integer("MAX_ALIASES", 15, 0, 1_000),
       directives: integer("MAX_DIRECTIVES", 20, 0, 1_000),
       pageSize: integer("MAX_PAGE_SIZE", 100, 1, 10_000),
+    },
+    http: {
+      headersTimeoutMs: integer("HTTP_HEADERS_TIMEOUT_MS", 10_000, 1_000, 120_000),
+      requestTimeoutMs: integer("HTTP_REQUEST_TIMEOUT_MS", 30_000, 1_000, 600_000),
+      keepAliveTimeoutMs: integer("HTTP_KEEP_ALIVE_TIMEOUT_MS", 5_000, 1_000, 600_000),
+      shutdownGraceMs: integer("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     },
     trustedDocumentsDir: directory("TRUSTED_DOCUMENTS_DIR"),
     jwt,

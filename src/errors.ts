@@ -8,6 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { GraphQLError } from "postgraphile/graphql";
+import { currentRequest } from "./http/requestContext";
 import type { Logger } from "./logger";
 
 export const ERROR_CODES = [
@@ -24,6 +25,9 @@ export const ERROR_CODES = [
   "INTERNAL",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** How long clients are asked to wait before retrying an UNAVAILABLE (503) answer. */
+export const RETRY_AFTER_SECONDS = 5;
 
 /** An error our own code raises with a catalogue code; its message is written for clients. */
 export class ApiError extends Error {
@@ -178,7 +182,8 @@ export function makeMaskError({ production, log }: MaskOptions): (error: GraphQL
   return function maskError(error) {
     const existing = error.extensions?.code;
     if (!error.originalError && typeof existing === "string" && (ERROR_CODES as readonly string[]).includes(existing)) {
-      return error; // already masked (e.g. by an earlier pass)
+      currentRequest()?.errors.push({ code: existing });
+      return error; // already coded where it was raised (limits, an earlier pass)
     }
     let pub = classify(error);
     let errorId: string | undefined;
@@ -189,6 +194,7 @@ export function makeMaskError({ production, log }: MaskOptions): (error: GraphQL
     } else if (pub.code === "UNAVAILABLE" || pub.code === "TIMEOUT") {
       log.warn({ err: error.originalError, code: pub.code, path: error.path }, "request failed");
     }
+    currentRequest()?.errors.push({ code: pub.code, ...(errorId ? { errorId } : {}) });
     const message = production ? pub.message.replace(SUGGESTION, "") : pub.message;
     return new GraphQLError(message, {
       nodes: error.nodes,

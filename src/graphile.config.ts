@@ -10,11 +10,12 @@ import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { identityOf } from "./auth/middleware";
 import type { AppConfig } from "./config";
-import { makeMaskError } from "./errors";
+import { makeMaskError, RETRY_AFTER_SECONDS } from "./errors";
 import { makeHardeningPlugin } from "./graphql/hardening";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
 import { trustedDocumentsPreset } from "./graphql/trustedDocuments";
+import { makeUnavailablePlugin } from "./graphql/unavailable";
 import type { Logger } from "./logger";
 
 export interface PresetOptions {
@@ -53,7 +54,11 @@ export function makePreset({ pool, config, log }: PresetOptions): GraphileConfig
       NamingPreset,
       trustedDocumentsPreset(config.trustedDocumentsDir),
     ],
-    plugins: [NotFoundPlugin, makeHardeningPlugin({ production, limits, maskError })],
+    plugins: [
+      NotFoundPlugin,
+      makeHardeningPlugin({ production, limits, maskError }),
+      makeUnavailablePlugin(RETRY_AFTER_SECONDS),
+    ],
     pgServices: [
       makePgService({
         pool,

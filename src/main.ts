@@ -6,11 +6,11 @@
  * development secret kept in .data/ (mint tokens with `npm run token -- <sub>`).
  */
 import "./graphileEnv";
-import { Pool } from "pg";
 import { makeApp } from "./app";
 import { makeTokenVerifier } from "./auth/jwt";
 import { ConfigError, jwtConfigFor, loadConfig, type Config } from "./config";
 import { loadDevSecrets, startDevDatabase } from "./db/dev";
+import { makePool } from "./db/pool";
 import { makeLogger } from "./logger";
 
 async function main(): Promise<void> {
@@ -40,8 +40,7 @@ async function main(): Promise<void> {
     jwt ??= jwtConfigFor({ kind: "secret", secret: (await loadDevSecrets()).jwtSecret });
   }
 
-  const pool = new Pool({ connectionString: authUrl, max: config.poolSize });
-  pool.on("error", (error) => log.warn({ err: error }, "idle database connection failed"));
+  const pool = makePool(authUrl, { size: config.poolSize, acquireTimeoutMs: config.poolTimeoutMs }, log);
   const verifier = makeTokenVerifier(jwt, log);
   const app = await makeApp({ config, pool, verifier, log });
   await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
@@ -58,7 +57,7 @@ async function main(): Promise<void> {
 
   const shutdown = async (signal: string) => {
     log.info({ signal }, "shutting down");
-    await app.close();
+    await app.close(config.http.shutdownGraceMs);
     await pool.end();
     await stopDatabase();
     process.exit(0);

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { NextFunction, Request, Response } from "express";
+import { RETRY_AFTER_SECONDS } from "../errors";
 import type { Logger } from "../logger";
 import { type Claims, TokenError, type TokenVerifier } from "./jwt";
 import { KeysUnavailableError } from "./keys";
@@ -36,7 +37,7 @@ export function authenticate(verifier: TokenVerifier, log: Logger) {
       if (error instanceof TokenError) return reject(res, 401, "UNAUTHENTICATED", error.reason);
       if (error instanceof KeysUnavailableError) {
         log.error({ err: error }, "cannot verify tokens: no keys");
-        res.setHeader("Retry-After", "5");
+        res.setHeader("Retry-After", String(RETRY_AFTER_SECONDS));
         return reject(res, 503, "UNAVAILABLE", "the identity provider's keys are unavailable; retry shortly");
       }
       next(error);

@@ -10,6 +10,9 @@
  */
 import type { Client, PoolClient } from "pg";
 
+/** The schemas our migrations create, all of which the linter checks. */
+export const APP_SCHEMAS = ["app_public", "app_private", "app_meta"];
+
 export interface Finding {
   rule: string;
   object: string;

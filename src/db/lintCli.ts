@@ -7,10 +7,10 @@
  */
 import { Client } from "pg";
 import { startDevDatabase } from "./dev";
-import { lintDatabase } from "./lint";
+import { lintDatabase, APP_SCHEMAS } from "./lint";
 
 const DEFAULT_EMBEDDED_PORT = 54329;
-const SCHEMAS = ["app_public", "app_private"];
+const SCHEMAS = APP_SCHEMAS;
 
 async function main(): Promise<number> {
   let url = process.env.DATABASE_URL;

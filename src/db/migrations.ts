@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import JSON5 from "json5";
 import { Logger, migrate, reset, run, status, watch, type Settings } from "graphile-migrate";
@@ -107,6 +107,18 @@ async function releasingPools<T>(operation: () => Promise<T>): Promise<T> {
   } finally {
     clearAllPools();
   }
+}
+
+/** The `--! Hash:` of the newest committed migration: the level this code expects the database at. */
+export function latestCommittedMigrationHash(): string {
+  const dir = path.join(MIGRATIONS_DIR, "committed");
+  const newest = readdirSync(dir)
+    .filter((name) => name.endsWith(".sql"))
+    .sort()
+    .at(-1);
+  const hash = newest && /^--! Hash: (\S+)$/m.exec(readFileSync(path.join(dir, newest), "utf8"))?.[1];
+  if (!hash) throw new Error(`no committed migration with a hash in ${dir}`);
+  return hash;
 }
 
 /** Committed migrations not yet applied, and whether current.sql holds anything. */

@@ -4,14 +4,13 @@
  * the authenticator a privilege of its own.
  */
 import { Client } from "pg";
-import { lintDatabase } from "../../src/db/lint";
+import { lintDatabase, APP_SCHEMAS } from "../../src/db/lint";
 import { roleNames } from "../../src/db/migrations";
 import { testDb } from "../support/env";
 import { useSqlSession } from "../support/sql";
 
 const roles = roleNames();
 const OWNER = new URL(testDb.ownerUrl).username;
-const APP_SCHEMAS = ["app_public", "app_private"];
 
 const db = useSqlSession();
 

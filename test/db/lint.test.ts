@@ -8,13 +8,12 @@
  * behind, and tests in other files never see them.
  */
 import { Client } from "pg";
-import { lintDatabase, unwrappedIdentityCalls, type Finding } from "../../src/db/lint";
+import { lintDatabase, unwrappedIdentityCalls, type Finding, APP_SCHEMAS } from "../../src/db/lint";
 import { roleNames } from "../../src/db/migrations";
 import { testDb } from "../support/env";
 
 const { user: USER, anonymous: ANONYMOUS } = roleNames();
 const OWNER = new URL(testDb.ownerUrl).username;
-const APP_SCHEMAS = ["app_public", "app_private"];
 
 let client: Client;
 beforeEach(async () => {

@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
-import { Pool } from "pg";
+import type { Pool } from "pg";
+import { makePool } from "../../src/db/pool";
 import { makeApp, type App } from "../../src/app";
 import { makeTokenVerifier } from "../../src/auth/jwt";
 import type { JwtConfig } from "../../src/config";
@@ -48,8 +49,11 @@ export async function startApi(options: ApiOptions): Promise<TestApi> {
   const config = { ...loadConfig(options.env ?? {}), production: options.production ?? false };
   const logs: Array<Record<string, any>> = [];
   const log = makeLogger({ level: "debug", destination: { write: (line: string) => logs.push(JSON.parse(line)) } });
-  const pool = new Pool({ connectionString: options.authUrl ?? testDb.authUrl, max: options.poolSize ?? 4 });
-  pool.on("error", () => {}); // an idle client dropped by a test that stops the server: the pool replaces it
+  const pool = makePool(
+    options.authUrl ?? testDb.authUrl,
+    { size: options.poolSize ?? 4, acquireTimeoutMs: config.poolTimeoutMs },
+    log,
+  );
   let connects = 0;
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
   // Counts every connection request: a rejected token must never make one.

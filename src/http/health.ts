@@ -1,0 +1,75 @@
+/**
+ * Probes for load balancers and orchestrators, answered without a token:
+ *   /health/live   the process is up (no dependencies checked);
+ *   /health/ready  the database answers within a second as a request role, it is
+ *                  at the migration level this code expects, the identity
+ *                  provider's keys are loaded, and the server is not shutting down.
+ */
+import type { Request, Response } from "express";
+import { Router } from "express";
+import type { Pool } from "pg";
+import type { Logger } from "../logger";
+
+export interface ReadinessDeps {
+  pool: Pool;
+  /** The role probes run as; it may call app_meta.latest_migration() and nothing else. */
+  probeRole: string;
+  expectedMigration: string;
+  keysReady(): boolean;
+  shuttingDown(): boolean;
+  log: Logger;
+}
+
+const PROBE_TIMEOUT_MS = 1000;
+
+type Check = "ok" | string;
+
+async function databaseLevel({ pool, probeRole }: ReadinessDeps): Promise<string | null> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    await client.query("select set_config('role', $1, true), set_config('statement_timeout', $2, true)", [
+      probeRole,
+      String(PROBE_TIMEOUT_MS),
+    ]);
+    const { rows } = await client.query<{ hash: string | null }>("select app_meta.latest_migration() as hash");
+    await client.query("commit");
+    return rows[0]?.hash ?? null;
+  } catch (error) {
+    await client.query("rollback").catch(() => {}); // the connection may be gone; the original error is what matters
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref()),
+  ]);
+}
+
+export function healthRoutes(deps: ReadinessDeps): Router {
+  const router = Router();
+  router.get("/health/live", (_req: Request, res: Response) => {
+    res.json({ status: "live" });
+  });
+  router.get("/health/ready", async (_req: Request, res: Response) => {
+    const checks: Record<string, Check> = {};
+    if (deps.shuttingDown()) checks.shutdown = "shutting down";
+    checks.keys = deps.keysReady() ? "ok" : "identity provider keys not loaded yet";
+    try {
+      const level = await withTimeout(databaseLevel(deps), PROBE_TIMEOUT_MS);
+      checks.database = "ok";
+      checks.migrations = level === deps.expectedMigration ? "ok" : `database is at ${level ?? "no migration"}`;
+    } catch (error) {
+      // The reason goes to the log, not to whoever can reach this endpoint.
+      deps.log.warn({ err: error }, "readiness: database check failed");
+      checks.database = "unreachable";
+    }
+    const ready = Object.values(checks).every((check) => check === "ok");
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not ready", checks });
+  });
+  return router;
+}
