@@ -29,23 +29,26 @@ export interface AppDeps {
 export interface App {
   server: Server;
   /**
-   * Graceful stop: readiness turns 503 and new requests are refused, requests in
-   * flight get up to `graceMs` to finish, then every socket is closed and GraphQL
-   * released. The caller owns and ends the pool afterwards.
+   * Graceful stop. Readiness turns 503 at once and requests are still served for
+   * `drainMs`, while the load balancer notices; then no new connection is
+   * accepted, requests in flight get up to `graceMs` to finish, every socket is
+   * closed and GraphQL released. The caller owns and ends the pool afterwards.
    */
-  close(graceMs?: number): Promise<void>;
+  close(options?: { drainMs?: number; graceMs?: number }): Promise<void>;
 }
 
 export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise<App> {
   const app = express();
   app.disable("x-powered-by");
   // Node answers 431 itself when a request head is larger.
-  const server = createServer({ maxHeaderSize: config.limits.headerBytes }, app);
+  // Node enforces the timeouts below only when it sweeps its connections; sweep every second.
+  const server = createServer({ maxHeaderSize: config.limits.headerBytes, connectionsCheckingInterval: 1000 }, app);
   // Slow clients cannot hold a socket: the head must arrive within headersTimeout, the whole request within requestTimeout.
   server.headersTimeout = config.http.headersTimeoutMs;
   server.requestTimeout = config.http.requestTimeoutMs;
   server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
-  let shuttingDown = false;
+  let draining = false; // not ready: the load balancer should stop sending requests
+  let closing = false; // refusing: requests still arriving on kept-alive sockets get 503
 
   app.use(requestContext());
   app.use(
@@ -54,12 +57,12 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
       probeRole: config.roles.anonymous,
       expectedMigration: latestCommittedMigrationHash(),
       keysReady: verifier.ready,
-      shuttingDown: () => shuttingDown,
+      shuttingDown: () => draining,
       log,
     }),
   );
   app.use((_req: Request, res: Response, next: NextFunction) => {
-    if (!shuttingDown) return next();
+    if (!closing) return next();
     res.setHeader("Connection", "close");
     res.setHeader("Retry-After", String(RETRY_AFTER_SECONDS));
     res.status(503).json({
@@ -87,8 +90,10 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
 
   return {
     server,
-    async close(graceMs = 0) {
-      shuttingDown = true;
+    async close({ drainMs = 0, graceMs = 0 } = {}) {
+      draining = true;
+      await new Promise((resolve) => setTimeout(resolve, drainMs));
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());

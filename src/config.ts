@@ -65,7 +65,9 @@ export interface Config {
     headersTimeoutMs: number;
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
-    /** How long in-flight requests may run on after SIGTERM. */
+    /** After SIGTERM: how long to keep serving while readiness reports 503 (let the load balancer notice). */
+    shutdownDrainMs: number;
+    /** Then: how long requests in flight may run on before their sockets are closed. */
     shutdownGraceMs: number;
   };
   /** When set, only the documents in this folder may run (graphql/trustedDocuments.ts). */
@@ -159,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       headersTimeoutMs: integer("HTTP_HEADERS_TIMEOUT_MS", 10_000, 1_000, 120_000),
       requestTimeoutMs: integer("HTTP_REQUEST_TIMEOUT_MS", 30_000, 1_000, 600_000),
       keepAliveTimeoutMs: integer("HTTP_KEEP_ALIVE_TIMEOUT_MS", 5_000, 1_000, 600_000),
+      shutdownDrainMs: integer("SHUTDOWN_DRAIN_MS", 0, 0, 600_000),
       shutdownGraceMs: integer("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     },
     trustedDocumentsDir: directory("TRUSTED_DOCUMENTS_DIR"),

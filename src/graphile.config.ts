@@ -15,7 +15,7 @@ import { makeHardeningPlugin } from "./graphql/hardening";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
 import { trustedDocumentsPreset } from "./graphql/trustedDocuments";
-import { makeUnavailablePlugin } from "./graphql/unavailable";
+import { makeResponsePlugin } from "./graphql/response";
 import type { Logger } from "./logger";
 
 export interface PresetOptions {
@@ -57,7 +57,7 @@ export function makePreset({ pool, config, log }: PresetOptions): GraphileConfig
     plugins: [
       NotFoundPlugin,
       makeHardeningPlugin({ production, limits, maskError }),
-      makeUnavailablePlugin(RETRY_AFTER_SECONDS),
+      makeResponsePlugin(RETRY_AFTER_SECONDS, log),
     ],
     pgServices: [
       makePgService({

@@ -57,7 +57,7 @@ async function main(): Promise<void> {
 
   const shutdown = async (signal: string) => {
     log.info({ signal }, "shutting down");
-    await app.close(config.http.shutdownGraceMs);
+    await app.close({ drainMs: config.http.shutdownDrainMs, graceMs: config.http.shutdownGraceMs });
     await pool.end();
     await stopDatabase();
     process.exit(0);

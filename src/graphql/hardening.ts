@@ -4,7 +4,7 @@
  * grafserv returns without calling maskError — given a catalogue code like every
  * other error.
  */
-import { NoSchemaIntrospectionCustomRule, type GraphQLError } from "postgraphile/graphql";
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from "postgraphile/graphql";
 import { limitRules, pageSizeViolation, type QueryLimits } from "./limits";
 
 export interface HardeningOptions {
@@ -31,9 +31,19 @@ export function makeHardeningPlugin({ production, limits, maskError }: Hardening
                 const result = config.parseAndValidate(query);
                 return result.errors ? { ...result, errors: result.errors.map(maskError) } : result;
               },
-              execute(args) {
+              async execute(args) {
                 const violation = pageSizeViolation(args.document, args.variableValues, limits.pageSize);
-                return violation ? { errors: [violation] } : config.execute(args);
+                if (violation) return { errors: [violation] };
+                try {
+                  return await config.execute(args);
+                } catch (error) {
+                  // Thrown rather than returned (e.g. the connection died before the first
+                  // query): grafserv would answer a bare "Unknown error occurred" 500.
+                  const masked = maskError(
+                    new GraphQLError(String((error as Error)?.message), { originalError: error as Error }),
+                  );
+                  return { errors: [new GraphQLError(masked.message, { extensions: masked.extensions })] };
+                }
               },
             };
           };

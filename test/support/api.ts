@@ -30,6 +30,8 @@ export interface TestApi {
     options?: { token?: string; headers?: Record<string, string> },
   ): Promise<GraphQLResponse>;
   close(): Promise<void>;
+  /** The production shutdown path: app.close({ drainMs, graceMs }), then the pool. */
+  closeGracefully(options: { drainMs: number; graceMs: number }): Promise<void>;
 }
 
 export { jwtConfigFor as jwtConfig } from "../../src/config";
@@ -93,6 +95,10 @@ export async function startApi(options: ApiOptions): Promise<TestApi> {
     },
     async close() {
       await app.close();
+      await pool.end();
+    },
+    async closeGracefully(options) {
+      await app.close(options);
       await pool.end();
     },
   };
