@@ -7,6 +7,7 @@
  * with an `errorId` that is also in the server log next to the full error.
  */
 import { randomUUID } from "node:crypto";
+import { isSafeError } from "postgraphile/grafast";
 import { GraphQLError } from "postgraphile/graphql";
 import { currentRequest } from "./http/requestContext";
 import type { Logger } from "./logger";
@@ -155,6 +156,11 @@ function classify(error: GraphQLError): PublicError | undefined {
     return { code: "BAD_USER_INPUT", message: error.message };
   }
   if (original instanceof GraphQLError) return classify(original);
+  if (isSafeError(original)) {
+    // Grafast's "safe to show" errors, e.g. "Attempted to update a record, but no new values were specified."
+    const status = Number(original.extensions?.statusCode ?? 400);
+    return status >= 500 ? undefined : { code: "BAD_USER_INPUT", message: original.message };
+  }
   if (original instanceof ApiError) {
     return { code: original.code, message: original.message, ...(original.field ? { field: original.field } : {}) };
   }

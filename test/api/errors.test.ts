@@ -14,7 +14,8 @@ const secret = testSecret();
 const CREATE_TASK = `mutation ($task: TaskInput!) { createTask(input: { task: $task }) { task { rowId } } }`;
 /** Words that would mean database internals leaked into a response. */
 const INTERNALS =
-  /constraint|violat|relation|app_public|app_private|select |insert |update |tasks_|lists_|tag_length|postgres|stack|at [\w.]+ \(/i;
+  /constraint|violat|relation|app_public|app_private|select .+ from|insert into|update \S+ set|tasks_|lists_|tag_length|postgres|stack|at [\w.]+ \(/i;
+/constraint|violat|relation|app_public|app_private|select |insert |update |tasks_|lists_|tag_length|postgres|stack|at [\w.]+ \(/i;
 
 it("answers 400 to an invalid document when the client accepts application/graphql-response+json", async () => {
   const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
@@ -73,6 +74,21 @@ describe.each([false, true])("with production = %s", (production) => {
   it("reports an invalid list name as VALIDATION_FAILED on name", async () => {
     const error = await errorOf(`mutation { createList(input: { list: { name: "  " } }) { list { rowId } } }`);
     expect(error).toMatchObject({ code: "VALIDATION_FAILED", field: "name" });
+  });
+
+  it("reports an update that changes nothing as BAD_USER_INPUT", async () => {
+    const created = await api.graphql(
+      `mutation { createTask(input: { task: { title: "t" } }) { task { rowId } } }`,
+      {},
+      { token },
+    );
+    const error = await errorOf(
+      `mutation ($id: UUID!) { updateTask(input: { rowId: $id, patch: {} }) { task { rowId } } }`,
+      {
+        id: created.body.data!.createTask.task.rowId,
+      },
+    );
+    expect(error).toMatchObject({ code: "BAD_USER_INPUT", message: expect.stringContaining("no new values") });
   });
 
   it("reports a malformed value as BAD_USER_INPUT", async () => {

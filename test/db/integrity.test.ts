@@ -169,6 +169,11 @@ describe("check constraints", () => {
     ["an empty tag", "insert into app_public.tasks (title, tags) values ('t', array[''])", "tag_length"],
     ["a blank tag", "insert into app_public.tasks (title, tags) values ('t', array['  '])", "tag_length"],
     [
+      "a title of Unicode spaces only",
+      "insert into app_public.tasks (title) values (E'\\u00a0\\u3000\\u2009')",
+      "tasks_title_length",
+    ],
+    [
       "a tag over 50 characters",
       "insert into app_public.tasks (title, tags) values ('t', array[repeat('x', 51)])",
       "tag_length",
@@ -195,6 +200,14 @@ describe("check constraints", () => {
        returning cardinality(tags) as n`,
     );
     expect(row.n).toBe(20);
+  });
+
+  it("judge a tag's length after trimming it", async () => {
+    await db().asUser("alice");
+    const row = await db().one<{ tags: string[] }>(
+      "insert into app_public.tasks (title, tags) values ('t', array[' ' || repeat('w', 50) || E'\\u00a0']) returning tags::text[] as tags",
+    );
+    expect(row.tags).toEqual(["w".repeat(50)]);
   });
 
   it("refuse an unknown priority", async () => {
