@@ -10,6 +10,8 @@ import { grafserv } from "postgraphile/grafserv/express/v4";
 import { authenticate } from "./auth/middleware";
 import { graphqlBody } from "./http/body";
 import { healthRoutes } from "./http/health";
+import { makeObservability } from "./http/observability";
+import { corsPolicy, rateLimits, securityHeaders } from "./http/protection";
 import { requestContext } from "./http/requestContext";
 import { latestCommittedMigrationHash } from "./db/migrations";
 import { RETRY_AFTER_SECONDS } from "./errors";
@@ -50,7 +52,15 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
   let draining = false; // not ready: the load balancer should stop sending requests
   let closing = false; // refusing: requests still arriving on kept-alive sockets get 503
 
-  app.use(requestContext());
+  if (config.trustProxy > 0) app.set("trust proxy", config.trustProxy);
+  const observability = makeObservability({ pool, log, serverTiming: config.serverTiming });
+
+  app.use(
+    requestContext(),
+    observability.middleware,
+    securityHeaders(config.production),
+    corsPolicy(config.corsOrigins),
+  );
   app.use(
     healthRoutes({
       pool,
@@ -61,6 +71,7 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
       log,
     }),
   );
+  if (config.metrics) app.get("/metrics", observability.metrics);
   app.use((_req: Request, res: Response, next: NextFunction) => {
     if (!closing) return next();
     res.setHeader("Connection", "close");
@@ -69,8 +80,15 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
       errors: [{ message: "the server is shutting down; retry", extensions: { code: "UNAVAILABLE", retryable: true } }],
     });
   });
-  // Who is calling is settled first: a rejected token costs no body parsing and no database work.
-  app.use("/graphql", authenticate(verifier, log), ...graphqlBody(config.limits.bodyBytes));
+  // Who is calling is settled first: a rejected token costs no body parsing and no database work;
+  // then the caller's rate limit, then the body.
+  app.use(
+    "/graphql",
+    authenticate(verifier, log),
+    rateLimits(config.rateLimits),
+    ...graphqlBody(config.limits.bodyBytes),
+    observability.operationName,
+  );
 
   const pgl = postgraphile(makePreset({ pool, config, log }));
   const serv = pgl.createServ(grafserv);

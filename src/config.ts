@@ -70,6 +70,16 @@ export interface Config {
     /** Then: how long requests in flight may run on before their sockets are closed. */
     shutdownGraceMs: number;
   };
+  /** Per minute: requests per signed-in user (by sub) and per IP address for anonymous requests. */
+  rateLimits: { userPerMinute: number; anonymousPerMinute: number };
+  /** Origins allowed by CORS: a list, "*" for any, or none (same-origin only). */
+  corsOrigins: string[] | "*" | "reflect" | undefined;
+  /** Express's `trust proxy`: how many proxies (load balancers) sit in front, for the client's IP. */
+  trustProxy: number;
+  /** Expose /metrics (Prometheus). */
+  metrics: boolean;
+  /** Send Server-Timing (auth, db, total) on responses. */
+  serverTiming: boolean;
   /** When set, only the documents in this folder may run (graphql/trustedDocuments.ts). */
   trustedDocumentsDir: string | undefined;
   /** undefined only in development: the generated development secret is used then. */
@@ -80,7 +90,17 @@ export interface Config {
 /** What the HTTP app and the GraphQL preset need; tests build it from loadConfig({}). */
 export type AppConfig = Pick<
   Config,
-  "production" | "roles" | "statementTimeoutMs" | "limits" | "http" | "trustedDocumentsDir"
+  | "production"
+  | "roles"
+  | "statementTimeoutMs"
+  | "limits"
+  | "http"
+  | "rateLimits"
+  | "corsOrigins"
+  | "trustProxy"
+  | "metrics"
+  | "serverTiming"
+  | "trustedDocumentsDir"
 >;
 
 export class ConfigError extends Error {
@@ -121,6 +141,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     }
   };
 
+  const boolean = (name: string, fallback: boolean): boolean => {
+    const raw = text(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (["true", "1", "yes", "on"].includes(raw)) return true;
+    if (["false", "0", "no", "off"].includes(raw)) return false;
+    problems.push(`${name} must be true or false, got "${raw}"`);
+    return fallback;
+  };
   const directory = (name: string): string | undefined => {
     const raw = text(name);
     if (raw !== undefined && !existsSync(raw)) problems.push(`${name} must be an existing folder, got "${raw}"`);
@@ -164,12 +192,30 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       shutdownDrainMs: integer("SHUTDOWN_DRAIN_MS", 0, 0, 600_000),
       shutdownGraceMs: integer("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     },
+    rateLimits: {
+      userPerMinute: integer("RATE_LIMIT_USER_PER_MINUTE", 1200, 1, 10_000_000),
+      anonymousPerMinute: integer("RATE_LIMIT_ANONYMOUS_PER_MINUTE", 300, 1, 10_000_000),
+    },
+    corsOrigins: corsOrigins(text("CORS_ORIGINS"), production),
+    trustProxy: integer("TRUST_PROXY", 0, 0, 10),
+    metrics: boolean("METRICS", true),
+    serverTiming: boolean("SERVER_TIMING", !production),
     trustedDocumentsDir: directory("TRUSTED_DOCUMENTS_DIR"),
     jwt,
     roles: roleNames(),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Unset: any origin in development (reflected), none in production. */
+function corsOrigins(raw: string | undefined, production: boolean): Config["corsOrigins"] {
+  if (raw === undefined) return production ? undefined : "reflect";
+  if (raw === "*") return "*";
+  return raw
+    .split(",")
+    .map((origin) => origin.trim())
+    .filter(Boolean);
 }
 
 function loadJwtConfig(

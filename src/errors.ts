@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   "CONFLICT",
   "BAD_USER_INPUT",
   "LIMIT_EXCEEDED",
+  "RATE_LIMITED",
   "UNTRUSTED_DOCUMENT",
   "TIMEOUT",
   "UNAVAILABLE",
@@ -200,7 +201,12 @@ export function makeMaskError({ production, log }: MaskOptions): (error: GraphQL
     } else if (pub.code === "UNAVAILABLE" || pub.code === "TIMEOUT") {
       log.warn({ err: error.originalError, code: pub.code, path: error.path }, "request failed");
     }
-    currentRequest()?.errors.push({ code: pub.code, ...(errorId ? { errorId } : {}) });
+    const sqlstate = isDatabaseError(error.originalError) ? error.originalError.code : undefined;
+    currentRequest()?.errors.push({
+      code: pub.code,
+      ...(errorId ? { errorId } : {}),
+      ...(sqlstate ? { sqlstate } : {}),
+    });
     const message = production ? pub.message.replace(SUGGESTION, "") : pub.message;
     return new GraphQLError(message, {
       nodes: error.nodes,

@@ -41,6 +41,16 @@ async function main(): Promise<void> {
   }
 
   const pool = makePool(authUrl, { size: config.poolSize, acquireTimeoutMs: config.poolTimeoutMs }, log);
+  try {
+    // Fail fast and clearly on a wrong password or an unreachable server; an orchestrator restarts us.
+    await pool.query("select 1");
+  } catch (error) {
+    const where = config.authDatabaseUrl ? "AUTH_DATABASE_URL" : "the embedded database";
+    process.stderr.write(`Tasks API cannot connect to ${where}: ${(error as Error).message}\n`);
+    await pool.end();
+    await stopDatabase();
+    process.exit(1);
+  }
   const verifier = makeTokenVerifier(jwt, log);
   const app = await makeApp({ config, pool, verifier, log });
   await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));

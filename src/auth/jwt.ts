@@ -16,8 +16,27 @@ export const MAX_SUB_LENGTH = 255;
 /** Real tokens are well under 2 KB; anything this large is an attack or a mistake. */
 export const MAX_TOKEN_LENGTH = 8192;
 
+/** Why a token was refused, as a short stable label (metrics); `reason` is the sentence for people. */
+export type RejectionKind =
+  | "header"
+  | "too_large"
+  | "malformed"
+  | "algorithm"
+  | "signature"
+  | "unknown_key"
+  | "expired"
+  | "not_yet_valid"
+  | "issued_in_future"
+  | "issuer"
+  | "audience"
+  | "claim"
+  | "subject";
+
 export class TokenError extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly kind: RejectionKind,
+    readonly reason: string,
+  ) {
     super(reason);
     this.name = "TokenError";
   }
@@ -41,7 +60,8 @@ export function makeTokenVerifier(config: JwtConfig, log: Logger): TokenVerifier
   return {
     ready: keys.ready,
     async verify(token) {
-      if (token.length > MAX_TOKEN_LENGTH) throw new TokenError(`token is longer than ${MAX_TOKEN_LENGTH} characters`);
+      if (token.length > MAX_TOKEN_LENGTH)
+        throw new TokenError("too_large", `token is longer than ${MAX_TOKEN_LENGTH} characters`);
       let payload: JWTPayload;
       try {
         // jose picks the overload by the key's type; both accept the same options.
@@ -58,38 +78,44 @@ export function makeTokenVerifier(config: JwtConfig, log: Logger): TokenVerifier
 /** jose accepts an `iat` in the future unless maxTokenAge is set; we do not. */
 function checkIssuedAt(payload: JWTPayload, toleranceSeconds: number): void {
   if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + toleranceSeconds) {
-    throw new TokenError("token is issued in the future (iat)");
+    throw new TokenError("issued_in_future", "token is issued in the future (iat)");
   }
 }
 
 function checkSubject(payload: JWTPayload): Claims {
   const { sub } = payload;
-  if (sub === undefined) throw new TokenError('token has no "sub" claim');
-  if (typeof sub !== "string" || sub.length === 0) throw new TokenError('"sub" claim must be a non-empty string');
-  if (sub.length > MAX_SUB_LENGTH) throw new TokenError(`"sub" claim is longer than ${MAX_SUB_LENGTH} characters`);
+  if (sub === undefined) throw new TokenError("subject", 'token has no "sub" claim');
+  if (typeof sub !== "string" || sub.length === 0)
+    throw new TokenError("subject", '"sub" claim must be a non-empty string');
+  if (sub.length > MAX_SUB_LENGTH)
+    throw new TokenError("subject", `"sub" claim is longer than ${MAX_SUB_LENGTH} characters`);
   return payload as Claims;
 }
 
 function explain(error: unknown): Error {
   if (error instanceof KeysUnavailableError) return error;
-  if (error instanceof errors.JWTExpired) return new TokenError("token has expired (exp)");
+  if (error instanceof errors.JWTExpired) return new TokenError("expired", "token has expired (exp)");
   if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.reason === "missing") return new TokenError(`token has no "${error.claim}" claim`);
-    if (error.reason === "invalid") return new TokenError(`token has an invalid "${error.claim}" claim`);
-    if (error.claim === "nbf") return new TokenError("token is not valid yet (nbf)");
-    if (error.claim === "iss") return new TokenError("token has the wrong issuer (iss)");
-    if (error.claim === "aud") return new TokenError("token is not meant for this API (aud)");
-    return new TokenError(`token has an invalid "${error.claim}" claim`);
+    if (error.reason === "missing") return new TokenError("claim", `token has no "${error.claim}" claim`);
+    if (error.reason === "invalid") return new TokenError("claim", `token has an invalid "${error.claim}" claim`);
+    if (error.claim === "nbf") return new TokenError("not_yet_valid", "token is not valid yet (nbf)");
+    if (error.claim === "iss") return new TokenError("issuer", "token has the wrong issuer (iss)");
+    if (error.claim === "aud") return new TokenError("audience", "token is not meant for this API (aud)");
+    return new TokenError("claim", `token has an invalid "${error.claim}" claim`);
   }
   if (error instanceof errors.JOSENotSupported && /Extension Header Parameter/.test(error.message)) {
-    return new TokenError("token has a critical (crit) header this API does not support");
+    return new TokenError("malformed", "token has a critical (crit) header this API does not support");
   }
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
-    return new TokenError("token is signed with an algorithm this API does not accept");
+    return new TokenError("algorithm", "token is signed with an algorithm this API does not accept");
   }
-  if (error instanceof errors.JWSSignatureVerificationFailed) return new TokenError("token signature is invalid");
-  if (error instanceof errors.JWKSNoMatchingKey) return new TokenError("no known key matches the token's kid");
-  if (error instanceof errors.JWKSMultipleMatchingKeys) return new TokenError("token's kid matches several keys");
-  if (error instanceof errors.JOSEError || error instanceof TypeError) return new TokenError("token is malformed");
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return new TokenError("signature", "token signature is invalid");
+  if (error instanceof errors.JWKSNoMatchingKey)
+    return new TokenError("unknown_key", "no known key matches the token's kid");
+  if (error instanceof errors.JWKSMultipleMatchingKeys)
+    return new TokenError("unknown_key", "token's kid matches several keys");
+  if (error instanceof errors.JOSEError || error instanceof TypeError)
+    return new TokenError("malformed", "token is malformed");
   return error instanceof Error ? error : new Error(String(error));
 }

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from "node:http";
 import type { NextFunction, Request, Response } from "express";
 import { RETRY_AFTER_SECONDS } from "../errors";
+import { currentRequest } from "../http/requestContext";
 import type { Logger } from "../logger";
 import { type Claims, TokenError, type TokenVerifier } from "./jwt";
 import { KeysUnavailableError } from "./keys";
@@ -27,20 +28,29 @@ export function authenticate(verifier: TokenVerifier, log: Logger) {
       identities.set(req, null);
       return next();
     }
+    const state = currentRequest();
+    const started = performance.now();
     try {
-      if (headers.length > 1) throw new TokenError("send exactly one Authorization header");
+      if (headers.length > 1) throw new TokenError("header", "send exactly one Authorization header");
       const match = BEARER.exec(headers[0]!.trim());
-      if (!match) throw new TokenError('Authorization header must be "Bearer <JWT>"');
-      identities.set(req, await verifier.verify(match[1]!));
+      if (!match) throw new TokenError("header", 'Authorization header must be "Bearer <JWT>"');
+      const claims = await verifier.verify(match[1]!);
+      identities.set(req, claims);
+      if (state) state.sub = claims.sub;
       next();
     } catch (error) {
-      if (error instanceof TokenError) return reject(res, 401, "UNAUTHENTICATED", error.reason);
+      if (error instanceof TokenError) {
+        if (state) state.rejection = error.kind;
+        return reject(res, 401, "UNAUTHENTICATED", error.reason);
+      }
       if (error instanceof KeysUnavailableError) {
         log.error({ err: error }, "cannot verify tokens: no keys");
         res.setHeader("Retry-After", String(RETRY_AFTER_SECONDS));
         return reject(res, 503, "UNAVAILABLE", "the identity provider's keys are unavailable; retry shortly");
       }
       next(error);
+    } finally {
+      if (state) state.authMs = performance.now() - started;
     }
   };
 }

@@ -1,4 +1,5 @@
-import { Pool } from "pg";
+import { Pool, type PoolClient } from "pg";
+import { currentRequest } from "../http/requestContext";
 import type { Logger } from "../logger";
 
 export interface PoolOptions {
@@ -22,6 +23,22 @@ export function makePool(connectionString: string, { size, acquireTimeoutMs }: P
   pool.on("error", (error) => log.warn({ err: error }, "idle database connection failed"));
   pool.on("connect", (client) => {
     client.on("error", (error) => log.debug({ err: error }, "database connection failed"));
+    timeQueries(client);
   });
   return pool;
+}
+
+/** Adds each query's duration to the current request's database time (Server-Timing, logs). */
+function timeQueries(client: PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: typeof query }).query = (...args: unknown[]) => {
+    const state = currentRequest();
+    const started = performance.now();
+    const result = query(...args);
+    if (state && result instanceof Promise) {
+      const add = () => (state.dbMs += performance.now() - started);
+      result.then(add, add);
+    }
+    return result;
+  };
 }

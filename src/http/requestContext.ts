@@ -10,10 +10,18 @@ import type { NextFunction, Request, Response } from "express";
 
 export interface RequestState {
   id: string;
+  /** performance.now() when the request arrived. */
+  startedAt: number;
+  /** The verified caller; never the token. */
   sub?: string;
   operationName?: string;
-  /** Catalogue codes of the errors in the response, and INTERNAL error ids. */
-  errors: Array<{ code: string; errorId?: string }>;
+  /** Why the token was refused, when it was (a TokenError kind). */
+  rejection?: string;
+  /** Catalogue codes of the errors in the response, with INTERNAL error ids and Postgres SQLSTATEs. */
+  errors: Array<{ code: string; errorId?: string; sqlstate?: string }>;
+  /** Milliseconds spent verifying the token and waiting on Postgres. */
+  authMs: number;
+  dbMs: number;
 }
 
 const storage = new AsyncLocalStorage<RequestState>();
@@ -26,7 +34,13 @@ const ACCEPTABLE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function requestContext() {
   return (req: Request, res: Response, next: NextFunction) => {
     const incoming = req.get("x-request-id");
-    const state: RequestState = { id: incoming && ACCEPTABLE_ID.test(incoming) ? incoming : randomUUID(), errors: [] };
+    const state: RequestState = {
+      id: incoming && ACCEPTABLE_ID.test(incoming) ? incoming : randomUUID(),
+      startedAt: performance.now(),
+      errors: [],
+      authMs: 0,
+      dbMs: 0,
+    };
     res.setHeader("X-Request-Id", state.id);
     storage.run(state, next);
   };

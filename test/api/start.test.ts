@@ -82,3 +82,27 @@ it("exits 0 on SIGTERM", async () => {
   child.kill("SIGTERM");
   expect(await exit).toBe(0);
 });
+
+it("exits 1 with a clear message when the database refuses its password", () => {
+  const wrong = new URL(testDb.authUrl);
+  wrong.password = "not-the-password";
+  const run = spawnSync(TSX, ["src/main.ts"], {
+    cwd: ROOT_DIR,
+    env: { ...process.env, NODE_ENV: "production", AUTH_DATABASE_URL: wrong.toString(), JWT_SECRET: secret, PORT: "0" },
+    timeout: 30_000,
+  });
+  expect(run.status).toBe(1);
+  expect(run.stderr.toString()).toMatch(/cannot connect to AUTH_DATABASE_URL: password authentication failed/);
+  expect(run.stderr.toString()).not.toContain("not-the-password");
+});
+
+it("exits 1 naming each missing setting in production", () => {
+  const run = spawnSync(TSX, ["src/main.ts"], {
+    cwd: ROOT_DIR,
+    env: { ...process.env, NODE_ENV: "production", AUTH_DATABASE_URL: "", JWT_SECRET: "" },
+    timeout: 30_000,
+  });
+  expect(run.status).toBe(1);
+  expect(run.stderr.toString()).toMatch(/AUTH_DATABASE_URL is required in production/);
+  expect(run.stderr.toString()).toMatch(/JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL is required in production/);
+});

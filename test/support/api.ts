@@ -48,14 +48,19 @@ export interface ApiOptions {
 
 /** The real API (makeApp) on an ephemeral loopback port, connected as the authenticator. */
 export async function startApi(options: ApiOptions): Promise<TestApi> {
-  const config = { ...loadConfig(options.env ?? {}), production: options.production ?? false };
+  const authUrl = options.authUrl ?? testDb.authUrl;
+  const env = {
+    // Rate limits are tested on their own; elsewhere they would only get in the way of load.
+    RATE_LIMIT_USER_PER_MINUTE: "10000000",
+    RATE_LIMIT_ANONYMOUS_PER_MINUTE: "10000000",
+    // Production's own defaults, from the same loadConfig that main.ts uses; the key itself comes from options.jwt.
+    ...(options.production ? { NODE_ENV: "production", AUTH_DATABASE_URL: authUrl, JWT_SECRET: "x".repeat(32) } : {}),
+    ...options.env,
+  };
+  const config = loadConfig(env);
   const logs: Array<Record<string, any>> = [];
   const log = makeLogger({ level: "debug", destination: { write: (line: string) => logs.push(JSON.parse(line)) } });
-  const pool = makePool(
-    options.authUrl ?? testDb.authUrl,
-    { size: options.poolSize ?? 4, acquireTimeoutMs: config.poolTimeoutMs },
-    log,
-  );
+  const pool = makePool(authUrl, { size: options.poolSize ?? 4, acquireTimeoutMs: config.poolTimeoutMs }, log);
   let connects = 0;
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
   // Counts every connection request: a rejected token must never make one.
