@@ -1,8 +1,8 @@
 /**
  * Probes for load balancers and orchestrators, answered without a token:
  *   /health/live   the process is up (no dependencies checked);
- *   /health/ready  the database answers within a second as a request role, it is
- *                  at the migration level this code expects, the identity
+ *   /health/ready  the database answers within a second as a request role, it has
+ *                  the migration this code expects (or a later one), the identity
  *                  provider's keys are loaded, and the server is not shutting down.
  */
 import type { Request, Response } from "express";
@@ -12,7 +12,7 @@ import type { Logger } from "../logger";
 
 export interface ReadinessDeps {
   pool: Pool;
-  /** The role probes run as; it may call app_meta.latest_migration() and nothing else. */
+  /** The role probes run as; it may call app_meta.migration_applied() and nothing else. */
   probeRole: string;
   expectedMigration: string;
   keysReady(): boolean;
@@ -24,7 +24,7 @@ const PROBE_TIMEOUT_MS = 1000;
 
 type Check = "ok" | string;
 
-async function databaseLevel({ pool, probeRole }: ReadinessDeps): Promise<string | null> {
+async function migrationApplied({ pool, probeRole, expectedMigration }: ReadinessDeps): Promise<boolean> {
   const client = await pool.connect();
   try {
     await client.query("begin");
@@ -32,9 +32,11 @@ async function databaseLevel({ pool, probeRole }: ReadinessDeps): Promise<string
       probeRole,
       String(PROBE_TIMEOUT_MS),
     ]);
-    const { rows } = await client.query<{ hash: string | null }>("select app_meta.latest_migration() as hash");
+    const { rows } = await client.query<{ applied: boolean }>("select app_meta.migration_applied($1) as applied", [
+      expectedMigration,
+    ]);
     await client.query("commit");
-    return rows[0]?.hash ?? null;
+    return rows[0]?.applied === true;
   } catch (error) {
     await client.query("rollback").catch(() => {}); // the connection may be gone; the original error is what matters
     throw error;
@@ -60,9 +62,10 @@ export function healthRoutes(deps: ReadinessDeps): Router {
     if (deps.shuttingDown()) checks.shutdown = "shutting down";
     checks.keys = deps.keysReady() ? "ok" : "identity provider keys not loaded yet";
     try {
-      const level = await withTimeout(databaseLevel(deps), PROBE_TIMEOUT_MS);
+      const applied = await withTimeout(migrationApplied(deps), PROBE_TIMEOUT_MS);
       checks.database = "ok";
-      checks.migrations = level === deps.expectedMigration ? "ok" : `database is at ${level ?? "no migration"}`;
+      // Ahead is fine (a rolling deploy migrated first); behind is not.
+      checks.migrations = applied ? "ok" : "database is behind this build: run the migrations";
     } catch (error) {
       // The reason goes to the log, not to whoever can reach this endpoint.
       deps.log.warn({ err: error }, "readiness: database check failed");

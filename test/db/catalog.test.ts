@@ -5,7 +5,7 @@
  */
 import { Client } from "pg";
 import { lintDatabase, APP_SCHEMAS } from "../../src/db/lint";
-import { roleNames } from "../../src/db/migrations";
+import { latestCommittedMigrationHash, roleNames } from "../../src/db/migrations";
 import { testDb } from "../support/env";
 import { useSqlSession } from "../support/sql";
 
@@ -150,5 +150,17 @@ describe("the authenticator's own connection", () => {
       "select current_user, coalesce(current_setting('request.jwt.claims', true), '') as claims",
     );
     expect(after.rows[0]).toEqual({ current_user: roles.authenticator, claims: "" });
+  });
+});
+
+describe("the readiness probe's question", () => {
+  it("tells the anonymous role whether a migration is applied, and nothing else", async () => {
+    await db().asAnonymous();
+    const newest = latestCommittedMigrationHash();
+    expect(await db().one("select app_meta.migration_applied($1) as applied", [newest])).toEqual({ applied: true });
+    expect(await db().one("select app_meta.migration_applied('sha1:not-a-migration') as applied")).toEqual({
+      applied: false,
+    });
+    await expect(db().query("select * from graphile_migrate.migrations")).rejects.toMatchObject({ code: "42501" });
   });
 });
