@@ -1,6 +1,7 @@
 /**
- * The HTTP application: authentication in front of PostGraphile's GraphQL
- * endpoint, and nothing else that could reach the database.
+ * The HTTP application: health and metrics endpoints, standard protections, and
+ * authentication, rate limits and body limits in front of PostGraphile's GraphQL
+ * endpoint — the only route that reaches application data.
  */
 import { createServer, type Server } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
