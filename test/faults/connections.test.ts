@@ -144,12 +144,12 @@ describe("graceful shutdown", () => {
     try {
       const inFlight = api.graphql(WHO, {}, { token });
       await sleep(100);
-      const closing = api.closeGracefully({ drainMs: 500, graceMs: 10_000 });
+      const closing = api.closeGracefully({ drainMs: 2000, graceMs: 10_000 });
       await sleep(100);
       const probe = await fetch(`${api.url}/health/ready`);
       expect(probe.status).toBe(503);
       expect(((await probe.json()) as { checks: Record<string, string> }).checks.shutdown).toBe("shutting down");
-      await sleep(600);
+      await sleep(2200);
       // Past the drain: no new connection is accepted.
       const connecting = new Promise((resolve, reject) =>
         net

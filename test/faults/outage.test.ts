@@ -106,7 +106,8 @@ it("fails fast while Postgres is down, recovers by itself, and loses no acknowle
   for (const failure of failed) {
     expect(failure).toMatchObject({ status: 503, code: "UNAVAILABLE", retryAfter: "5" });
   }
-  expect(Math.max(...attempts.map((a) => a.ms))).toBeLessThan(POOL_TIMEOUT_MS + 2000);
+  // Generous, for a busy two-core machine: a hang would be tens of seconds.
+  expect(Math.max(...attempts.map((a) => a.ms))).toBeLessThan(POOL_TIMEOUT_MS + 4000);
 
   // The database holds every acknowledged write, each whole, and nothing nobody asked for.
   const db = new Client({ connectionString: cluster.superuserUrl });
