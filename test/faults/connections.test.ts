@@ -137,7 +137,11 @@ describe("slow and numerous clients", () => {
 
 describe("graceful shutdown", () => {
   it("reports not-ready while draining, then refuses new connections and lets requests in flight finish", async () => {
-    const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), poolSize: 1 });
+    const api = await startApi({
+      jwt: jwtConfig({ kind: "secret", secret }),
+      poolSize: 1,
+      env: { DATABASE_POOL_TIMEOUT_MS: "20000" }, // the in-flight request waits out the whole drain
+    });
     const { sub, token } = await tokenFor("leaving");
     const held = await api.pool.connect(); // keeps the next request waiting: it is "in flight"
     let released = false;
