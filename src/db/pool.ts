@@ -57,7 +57,7 @@ type ClientState = { _connectionError?: boolean; _queryable?: boolean; _ending?:
  */
 function discardBrokenClients(pool: Pool, log: Logger): void {
   const connect = pool.connect.bind(pool) as () => Promise<PoolClient>;
-  (pool as unknown as { connect: () => Promise<PoolClient> }).connect = async () => {
+  const healthy = async (): Promise<PoolClient> => {
     for (;;) {
       const client = await connect();
       const state = client as unknown as ClientState;
@@ -65,5 +65,15 @@ function discardBrokenClients(pool: Pool, log: Logger): void {
       log.debug("discarding a broken pool connection");
       client.release(new Error("broken connection"));
     }
+  };
+  // Both of pg's calling conventions: pool.query() itself uses the callback one.
+  type Callback = (error: Error | undefined, client?: PoolClient, release?: (error?: Error) => void) => void;
+  (pool as unknown as { connect: (callback?: Callback) => Promise<PoolClient> | undefined }).connect = (callback) => {
+    if (!callback) return healthy();
+    healthy().then(
+      (client) => callback(undefined, client, (error) => client.release(error)),
+      (error: Error) => callback(error),
+    );
+    return undefined;
   };
 }
