@@ -92,6 +92,9 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
   );
 
   const pgl = postgraphile(makePreset({ pool, config, log }));
+  // Build the schema now: grafserv is "ready" before it is, and a schema build that
+  // fails on a request's watch (a connection killed mid-introspection) is not retried.
+  await pgl.getSchema();
   const serv = pgl.createServ(grafserv);
   await serv.addTo(app, server);
   await serv.ready();

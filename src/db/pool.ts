@@ -25,7 +25,6 @@ export function makePool(connectionString: string, { size, acquireTimeoutMs }: P
     client.on("error", (error) => log.debug({ err: error }, "database connection failed"));
     timeQueries(client);
   });
-  discardBrokenClients(pool, log);
   return pool;
 }
 
@@ -41,39 +40,5 @@ function timeQueries(client: PoolClient): void {
       result.then(add, add);
     }
     return result;
-  };
-}
-
-/** pg's own flags (no public API): a client that lost its connection but was still put back as idle. */
-type ClientState = { _connectionError?: boolean; _queryable?: boolean; _ending?: boolean };
-
-/**
- * pg-pool returns a client to the idle list unless it is told of an error on
- * release, and a connection killed at the wrong moment (an administrator's
- * pg_terminate_backend, a failover) can leave a client that answers every query
- * with "not queryable" — a poisoned connection handed to request after request.
- * Checked on every checkout: a broken client is released with an error, which
- * makes the pool discard it, and the next one is taken.
- */
-function discardBrokenClients(pool: Pool, log: Logger): void {
-  const connect = pool.connect.bind(pool) as () => Promise<PoolClient>;
-  const healthy = async (): Promise<PoolClient> => {
-    for (;;) {
-      const client = await connect();
-      const state = client as unknown as ClientState;
-      if (!state._connectionError && state._queryable !== false && !state._ending) return client;
-      log.debug("discarding a broken pool connection");
-      client.release(new Error("broken connection"));
-    }
-  };
-  // Both of pg's calling conventions: pool.query() itself uses the callback one.
-  type Callback = (error: Error | undefined, client?: PoolClient, release?: (error?: Error) => void) => void;
-  (pool as unknown as { connect: (callback?: Callback) => Promise<PoolClient> | undefined }).connect = (callback) => {
-    if (!callback) return healthy();
-    healthy().then(
-      (client) => callback(undefined, client, (error) => client.release(error)),
-      (error: Error) => callback(error),
-    );
-    return undefined;
   };
 }
