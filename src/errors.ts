@@ -150,13 +150,17 @@ function isConnectionFailure(error: Error): boolean {
 /** PostGraphile's words for "the row you named is not there for you": the same whether it never existed or is someone else's. */
 const NOTHING_MATCHED = /^No values were (updated|deleted) in collection '(\w+)'/;
 
-function classify(error: GraphQLError): PublicError | undefined {
+function classify(error: GraphQLError, nested = false): PublicError | undefined {
   const original = error.originalError;
   if (!original) {
-    // Errors about the request itself: syntax, validation, variable coercion.
+    // Errors about the request itself point at it (syntax, validation) or name its
+    // variable (coercion). One that does neither is grafserv re-wrapping a thrown
+    // error's bare message (`new GraphQLError(e.message)`): that text is not ours to show.
+    // (A GraphQLError inside another borrows the outer one's position.)
+    if (!nested && !error.positions?.length && !error.path && !/^Variable "\$/.test(error.message)) return undefined;
     return { code: "BAD_USER_INPUT", message: error.message };
   }
-  if (original instanceof GraphQLError) return classify(original);
+  if (original instanceof GraphQLError) return classify(original, true);
   if (isSafeError(original)) {
     // Grafast's "safe to show" errors, e.g. "Attempted to update a record, but no new values were specified."
     const status = Number(original.extensions?.statusCode ?? 400);

@@ -12,6 +12,7 @@ import {
   GraphQLError,
   Kind,
   visit,
+  type ArgumentNode,
   type DocumentNode,
   type ValidationContext,
   type ValidationRule,
@@ -52,30 +53,43 @@ export function limitRules(limits: QueryLimits): ValidationRule[] {
   ];
 }
 
+/** The `first`/`last` arguments of a document; documents are cached by grafserv, so this is found once each. */
+const pagingArguments = new WeakMap<DocumentNode, ArgumentNode[]>();
+
+function pagingArgumentsOf(document: DocumentNode): ArgumentNode[] {
+  let found = pagingArguments.get(document);
+  if (!found) {
+    const collected: ArgumentNode[] = [];
+    visit(document, {
+      Argument(node) {
+        if (node.name.value === "first" || node.name.value === "last") collected.push(node);
+      },
+    });
+    pagingArguments.set(document, (found = collected));
+  }
+  return found;
+}
+
 /** The first `first`/`last` argument above the page size, with literals and variables resolved. */
 export function pageSizeViolation(
   document: DocumentNode,
   variables: Record<string, unknown> | null | undefined,
   pageSize: number,
 ): GraphQLError | undefined {
-  let violation: GraphQLError | undefined;
-  visit(document, {
-    Argument(node) {
-      if (violation || (node.name.value !== "first" && node.name.value !== "last")) return;
-      const value =
-        node.value.kind === Kind.INT
-          ? Number(node.value.value)
-          : node.value.kind === Kind.VARIABLE
-            ? variables?.[node.value.name.value]
-            : undefined;
-      if (typeof value === "number" && value > pageSize) {
-        violation = limitExceeded(
-          "pageSize",
-          `${node.name.value} may be at most ${pageSize}; page through larger results with cursors`,
-          [node],
-        );
-      }
-    },
-  });
-  return violation;
+  for (const node of pagingArgumentsOf(document)) {
+    const value =
+      node.value.kind === Kind.INT
+        ? Number(node.value.value)
+        : node.value.kind === Kind.VARIABLE
+          ? variables?.[node.value.name.value]
+          : undefined;
+    if (typeof value === "number" && value > pageSize) {
+      return limitExceeded(
+        "pageSize",
+        `${node.name.value} may be at most ${pageSize}; page through larger results with cursors`,
+        [node],
+      );
+    }
+  }
+  return undefined;
 }

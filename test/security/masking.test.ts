@@ -121,3 +121,9 @@ it("answers UNAVAILABLE through the API when the database cannot be reached", as
     await api.close();
   }
 });
+
+it("does not pass on the bare message of an error grafserv re-wrapped without a position", () => {
+  const rewrapped = mask(new GraphQLError(INTERNAL_TEXT));
+  expect(rewrapped.extensions).toMatchObject({ code: "INTERNAL", errorId: expect.any(String) });
+  expect(rewrapped.message).not.toContain("app_private");
+});
