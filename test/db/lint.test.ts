@@ -198,11 +198,12 @@ describe("missing-policy", () => {
   it("accepts a policy to a role the grantee inherits from, as Postgres applies it, but not to one it does not", async () => {
     const schema = await scratch("missing-policy-member");
     const table = await goodTable(schema);
+    // The member's INHERIT attribute, not Postgres 16's per-grant `with inherit`: it works from Postgres 15.
     await sql(`
-      create role lint_scratch_inheritor;
-      grant ${USER} to lint_scratch_inheritor with inherit true;
-      create role lint_scratch_noninheritor;
-      grant ${USER} to lint_scratch_noninheritor with inherit false;
+      create role lint_scratch_inheritor inherit;
+      grant ${USER} to lint_scratch_inheritor;
+      create role lint_scratch_noninheritor noinherit;
+      grant ${USER} to lint_scratch_noninheritor;
       grant select on ${table} to lint_scratch_inheritor, lint_scratch_noninheritor;
     `);
     const finding = await onlyFinding(schema, "missing-policy", table);

