@@ -1,0 +1,122 @@
+/**
+ * The example client: signs in with a token, creates a list and a few tasks, pages
+ * through them, completes one and asks for aggregates — each step with a typed
+ * document (src/operations.ts) sent by urql.
+ *
+ *   TOKEN=$(npm run -s token -- alice)
+ *   npm run client:example -- --token "$TOKEN" [--url http://127.0.0.1:3000/graphql] [--json] [--persisted]
+ *
+ * TASKS_API_URL and TASKS_API_TOKEN may stand in for --url and --token. Exit status:
+ * 0 when every step worked, 1 when the API refused one (its code is printed), 2 for bad usage.
+ */
+import { parseArgs } from "node:util";
+import { ApiError, makeClient, run } from "./client";
+import type { ListTasksQuery, TaskPriority } from "./gql/graphql";
+import { CompleteTask, CreateList, CreateTask, ListStats, ListTasks, WhoAmI } from "./operations";
+import { makeReporter, type Event } from "./report";
+
+const PAGE_SIZE = 2;
+
+const EXAMPLE_TASKS: Array<{ title: string; priority: TaskPriority; tags: string[]; dueInDays?: number }> = [
+  { title: "Buy milk", priority: "LOW", tags: ["errand"] },
+  { title: "Write the quarterly report", priority: "HIGH", tags: ["work"], dueInDays: 7 },
+  { title: "Call the plumber", priority: "MEDIUM", tags: ["home", "errand"], dueInDays: 1 },
+];
+
+/** `[{ keys: ["high"], distinctCount: { rowId: "1" } }]` → `{ high: 1 }`. */
+function countsByKey(
+  groups:
+    | ReadonlyArray<{ keys?: ReadonlyArray<string | null> | null; distinctCount?: { rowId?: string | null } | null }>
+    | null
+    | undefined,
+) {
+  return Object.fromEntries(
+    (groups ?? []).map((group) => [String(group.keys?.[0]), Number(group.distinctCount?.rowId ?? 0)]),
+  );
+}
+
+async function story(options: { url: string; token: string; persisted: boolean }, report: (event: Event) => void) {
+  const client = makeClient(options);
+
+  const { currentUserId } = await run(client, WhoAmI, {});
+  // Without a valid token the API answers as an anonymous caller, who may not create anything.
+  if (!currentUserId) throw new ApiError("UNAUTHENTICATED", "the API treated this request as anonymous");
+  report({ step: "signedIn", userId: currentUserId });
+
+  const name = `Example client ${new Date().toISOString()}`;
+  const { createList } = await run(client, CreateList, { name });
+  const list = createList?.list;
+  if (!list) throw new ApiError("INTERNAL", "createList returned no list");
+  report({ step: "createdList", rowId: list.rowId, name: list.name });
+
+  const created = [];
+  for (const { dueInDays, ...task } of EXAMPLE_TASKS) {
+    const dueAt = dueInDays === undefined ? null : new Date(Date.now() + dueInDays * 86_400_000).toISOString();
+    const { createTask } = await run(client, CreateTask, { task: { ...task, dueAt, listId: list.rowId } });
+    if (!createTask?.task) throw new ApiError("INTERNAL", "createTask returned no task");
+    const { rowId, title, priority, tags } = createTask.task;
+    created.push(createTask.task);
+    report({ step: "createdTask", rowId, title, priority, tags: tags.filter((tag) => tag !== null) });
+  }
+
+  // Cursor pagination: follow endCursor until hasNextPage is false.
+  let after: string | null = null;
+  for (let page = 1; ; page++) {
+    const { tasks }: ListTasksQuery = await run(client, ListTasks, { listId: list.rowId, first: PAGE_SIZE, after });
+    if (!tasks) throw new ApiError("INTERNAL", "tasks returned nothing");
+    const rowIds = tasks.nodes.flatMap((node) => (node ? [node.rowId] : []));
+    report({ step: "listedPage", page, rowIds, totalCount: tasks.totalCount, hasNextPage: tasks.pageInfo.hasNextPage });
+    if (!tasks.pageInfo.hasNextPage) break;
+    after = tasks.pageInfo.endCursor ?? null;
+  }
+
+  const { updateTask } = await run(client, CompleteTask, { rowId: created[0]!.rowId });
+  const done = updateTask?.task;
+  if (!done?.completedAt) throw new ApiError("INTERNAL", "updateTask returned no completed task");
+  report({ step: "completedTask", rowId: done.rowId, title: done.title, completedAt: done.completedAt });
+
+  const stats = await run(client, ListStats, { listId: list.rowId });
+  report({
+    step: "aggregated",
+    total: stats.all?.totalCount ?? 0,
+    open: stats.open?.totalCount ?? 0,
+    byCompleted: countsByKey(stats.all?.byCompleted),
+    byPriority: countsByKey(stats.all?.byPriority),
+  });
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      url: { type: "string", default: process.env.TASKS_API_URL ?? "http://127.0.0.1:3000/graphql" },
+      token: { type: "string", default: process.env.TASKS_API_TOKEN },
+      json: { type: "boolean", default: false },
+      persisted: { type: "boolean", default: false },
+    },
+  });
+  const report = makeReporter(values.json);
+  if (!values.token) {
+    process.stderr.write("usage: client:example -- --token <JWT> [--url <graphql url>] [--json] [--persisted]\n");
+    return 2;
+  }
+  try {
+    await story({ url: values.url, token: values.token, persisted: values.persisted }, report);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    report({ step: "failed", code: error.code, message: error.message });
+    return 1;
+  }
+}
+
+main().then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
