@@ -19,6 +19,10 @@ export interface JwtConfig {
   jwksMaxAgeSeconds: number;
   /** JWKS: the least time between two fetches (an unknown kid triggers one). */
   jwksCooldownSeconds: number;
+  /** Verified tokens kept (auth/tokenCache.ts); 0 verifies every request afresh. */
+  cacheSize: number;
+  /** Longest a verified token is trusted without a fresh check (bounds a removed key's afterlife). */
+  cacheMaxAgeSeconds: number;
 }
 
 /** A JwtConfig with the documented defaults; used for the development secret and by tests. */
@@ -31,6 +35,8 @@ export function jwtConfigFor(source: JwtKeySource, overrides: Partial<JwtConfig>
     clockToleranceSeconds: 30,
     jwksMaxAgeSeconds: 600,
     jwksCooldownSeconds: 30,
+    cacheSize: 10_000,
+    cacheMaxAgeSeconds: 60,
     ...overrides,
   };
 }
@@ -264,3 +270,5 @@ function loadJwtConfig(
     jwksCooldownSeconds: integer("JWKS_COOLDOWN", defaults.jwksCooldownSeconds, 0, 3600),
   };
 }
+    cacheSize: integer("TOKEN_CACHE_SIZE", defaults.cacheSize, 0, 1_000_000),
+    cacheMaxAgeSeconds: integer("TOKEN_CACHE_MAX_AGE", defaults.cacheMaxAgeSeconds, 1, 3600),

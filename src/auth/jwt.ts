@@ -7,6 +7,7 @@ import { errors, jwtVerify, type JWTPayload } from "jose";
 import type { JwtConfig } from "../config";
 import type { Logger } from "../logger";
 import { KeysUnavailableError, makeKeySource } from "./keys";
+import { withTokenCache } from "./tokenCache";
 
 /** Verified claims: `sub` is always a non-empty string. */
 export type Claims = JWTPayload & { sub: string };
@@ -48,7 +49,24 @@ export interface TokenVerifier {
   ready(): boolean;
 }
 
-export function makeTokenVerifier(config: JwtConfig, log: Logger): TokenVerifier {
+/**
+ * The verifier the API uses: every check below, behind a bounded cache of verified
+ * tokens (auth/tokenCache.ts) unless JwtConfig.cacheSize is 0. `now` (milliseconds)
+ * is the clock for every time check; tests inject one instead of waiting.
+ */
+export function makeTokenVerifier(config: JwtConfig, log: Logger, now: () => number = Date.now): TokenVerifier {
+  const verifier = makeUncachedTokenVerifier(config, log, now);
+  if (config.cacheSize === 0) return verifier;
+  return withTokenCache(verifier, {
+    size: config.cacheSize,
+    maxAgeSeconds: config.cacheMaxAgeSeconds,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    now,
+  });
+}
+
+/** Verifies every token afresh. */
+export function makeUncachedTokenVerifier(config: JwtConfig, log: Logger, now: () => number = Date.now): TokenVerifier {
   const keys = makeKeySource(config, log);
   const options = {
     algorithms: keys.algorithms,
@@ -65,19 +83,22 @@ export function makeTokenVerifier(config: JwtConfig, log: Logger): TokenVerifier
       let payload: JWTPayload;
       try {
         // jose picks the overload by the key's type; both accept the same options.
-        ({ payload } = await jwtVerify(token, keys.key as Parameters<typeof jwtVerify>[1], options));
+        ({ payload } = await jwtVerify(token, keys.key as Parameters<typeof jwtVerify>[1], {
+          ...options,
+          currentDate: new Date(now()),
+        }));
       } catch (error) {
         throw explain(error);
       }
-      checkIssuedAt(payload, config.clockToleranceSeconds);
+      checkIssuedAt(payload, config.clockToleranceSeconds, now());
       return checkSubject(payload);
     },
   };
 }
 
 /** jose accepts an `iat` in the future unless maxTokenAge is set; we do not. */
-function checkIssuedAt(payload: JWTPayload, toleranceSeconds: number): void {
-  if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + toleranceSeconds) {
+function checkIssuedAt(payload: JWTPayload, toleranceSeconds: number, nowMs: number): void {
+  if (payload.iat !== undefined && payload.iat > nowMs / 1000 + toleranceSeconds) {
     throw new TokenError("issued_in_future", "token is issued in the future (iat)");
   }
 }
