@@ -4,10 +4,14 @@
  * Uses a scratch database of its own: the shared test database must not gain the
  * demo users' rows while other suites count alice's and bob's.
  */
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
 import { Client } from "pg";
 import { DEMO_USERS, seedDemoData } from "../../src/db/demoData";
 import { migrateDatabase, roleNames, type DatabaseUrls } from "../../src/db/migrations";
 import { connectionString } from "../../src/db/urls";
+import { ROOT_DIR } from "../../src/paths";
 import { testDb } from "../support/env";
 
 const SCRATCH = "tasks_seed_test";
@@ -29,6 +33,22 @@ async function connected<T>(url: string, fn: (client: Client) => Promise<T>): Pr
     return await fn(client);
   } finally {
     await client.end();
+  }
+}
+
+const TSX = path.join(ROOT_DIR, "node_modules", ".bin", "tsx");
+
+/** `npm run db:seed` as a user runs it, with only the given variables (and PATH) set. */
+async function seedCommand(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(TSX, ["src/db/seed.ts"], {
+      cwd: ROOT_DIR,
+      env: { PATH: process.env.PATH, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr };
   }
 }
 
@@ -144,5 +164,34 @@ describe.each(DEMO_USERS.map((user) => user.sub))("as %s", (sub) => {
     expect(seen.lists).toEqual(Array(mine.lists).fill(sub));
     expect(seen.tasks).toEqual(Array(mine.tasks).fill(sub));
     expect(mine.tasks).toBe(DEMO_USERS.find((user) => user.sub === sub)!.tasks.length);
+  });
+});
+
+describe("npm run db:seed", () => {
+  it("seeds the database AUTH_DATABASE_URL names, changes nothing the second time, and prints the token hint", async () => {
+    await seed();
+    const before = await everyRow();
+
+    const run = await seedCommand({ AUTH_DATABASE_URL: urls.authUrl });
+
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    // Rows with due dates are restored when the test's day and today differ; none is ever added twice.
+    expect(run.stdout).toMatch(/: 0 rows inserted, \d+ restored, \d+ already there/);
+    expect(run.stdout).toContain("npm run -s token -- alice");
+    // Due dates follow the day the command runs, so only rows without one are compared.
+    const undated = (rows: Awaited<ReturnType<typeof everyRow>>) => rows.tasks.filter((task) => task.due_at === null);
+    expect(undated(await everyRow())).toEqual(undated(before));
+  });
+
+  it("refuses to load demo users with NODE_ENV=production", async () => {
+    const run = await seedCommand({ NODE_ENV: "production", AUTH_DATABASE_URL: urls.authUrl });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/refuses to run with NODE_ENV=production/);
+  });
+
+  it("refuses an owner's DATABASE_URL alone: the owner cannot write as the demo users", async () => {
+    const run = await seedCommand({ DATABASE_URL: urls.ownerUrl });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/set AUTH_DATABASE_URL too/);
   });
 });
