@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Pool } from "pg";
 import { postgraphile } from "postgraphile";
+import { PgSubscriber } from "postgraphile/adaptors/pg";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { authenticate } from "./auth/middleware";
 import { graphqlBody } from "./http/body";
@@ -20,11 +21,17 @@ import type { TokenVerifier } from "./auth/jwt";
 import type { AppConfig } from "./config";
 import { makePreset } from "./graphile.config";
 import type { Logger } from "./logger";
+import { makeSubscriptionServer } from "./realtime/websocket";
 
 export interface AppDeps {
   config: AppConfig;
   /** The authenticator's pool. */
   pool: Pool;
+  /**
+   * Where the one LISTEN connection for live updates comes from: a direct session
+   * connection, not a transaction-mode pooler. Defaults to `pool`.
+   */
+  listenPool?: Pool;
   verifier: TokenVerifier;
   log: Logger;
 }
@@ -40,7 +47,7 @@ export interface App {
   close(options?: { drainMs?: number; graceMs?: number }): Promise<void>;
 }
 
-export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise<App> {
+export async function makeApp({ config, pool, listenPool = pool, verifier, log }: AppDeps): Promise<App> {
   const app = express();
   app.disable("x-powered-by");
   // Node answers 431 itself when a request head is larger.
@@ -91,13 +98,24 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
     observability.operationName,
   );
 
-  const pgl = postgraphile(makePreset({ pool, config, log }));
+  const pgSubscriber = new PgSubscriber(listenPool);
+  const pgl = postgraphile(makePreset({ pool, pgSubscriber, config, log }));
   // Build the schema now: grafserv is "ready" before it is, and a schema build that
   // fails on a request's watch (a connection killed mid-introspection) is not retried.
   await pgl.getSchema();
   const serv = pgl.createServ(grafserv);
-  await serv.addTo(app, server);
+  // No grafserv WebSocket handler: ours verifies the token at connection_init and ends the socket at exp.
+  await serv.addTo(app, server, false);
   await serv.ready();
+  const subscriptions = makeSubscriptionServer({
+    serv,
+    verifier,
+    log,
+    graphqlPath: "/graphql",
+    maxPayloadBytes: config.limits.bodyBytes,
+    pageSize: config.limits.pageSize,
+  });
+  server.on("upgrade", subscriptions.handleUpgrade);
 
   app.use((_req: Request, res: Response) => {
     res
@@ -116,6 +134,8 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
       draining = true;
       await new Promise((resolve) => setTimeout(resolve, drainMs));
       closing = true;
+      // Subscriptions have no end to wait for: their sockets close now (1001), clients reconnect elsewhere.
+      subscriptions.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
@@ -123,6 +143,7 @@ export async function makeApp({ config, pool, verifier, log }: AppDeps): Promise
       server.closeAllConnections(); // whatever is still open after the grace period
       await closed;
       await serv.release(); // releases the PostGraphile instance too
+      pgSubscriber.release(); // and the LISTEN connection, back to its pool
     },
   };
 }

@@ -47,6 +47,11 @@ export interface Config {
   port: number;
   /** The authenticator's connection; undefined means "start the embedded Postgres". */
   authDatabaseUrl: string | undefined;
+  /**
+   * The connection that LISTENs for live updates (a session of its own, so it must
+   * bypass a transaction-mode pooler); undefined means AUTH_DATABASE_URL.
+   */
+  listenDatabaseUrl: string | undefined;
   /** Port of the embedded development Postgres. */
   embeddedPort: number;
   /** Size of the API's connection pool. */
@@ -178,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     host: text("HOST") ?? (production ? "0.0.0.0" : "127.0.0.1"),
     port: integer("PORT", 3000, 0, 65535),
     authDatabaseUrl,
+    listenDatabaseUrl: postgresUrl("LISTEN_DATABASE_URL"),
     embeddedPort: integer("EMBEDDED_PG_PORT", 54329, 1, 65535),
     poolSize: integer("DATABASE_POOL_SIZE", 10, 1, 1000),
     poolTimeoutMs: integer("DATABASE_POOL_TIMEOUT_MS", 3000, 100, 60_000),
@@ -268,7 +274,7 @@ function loadJwtConfig(
     clockToleranceSeconds: integer("JWT_CLOCK_TOLERANCE", defaults.clockToleranceSeconds, 0, 300),
     jwksMaxAgeSeconds: integer("JWKS_MAX_AGE", defaults.jwksMaxAgeSeconds, 1, 86400),
     jwksCooldownSeconds: integer("JWKS_COOLDOWN", defaults.jwksCooldownSeconds, 0, 3600),
-  };
-}
     cacheSize: integer("TOKEN_CACHE_SIZE", defaults.cacheSize, 0, 1_000_000),
     cacheMaxAgeSeconds: integer("TOKEN_CACHE_MAX_AGE", defaults.cacheMaxAgeSeconds, 1, 3600),
+  };
+}

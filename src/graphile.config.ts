@@ -5,7 +5,7 @@
 import { PgAggregatesPreset } from "@graphile/pg-aggregates";
 import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
 import type { Pool } from "pg";
-import { makePgService } from "postgraphile/adaptors/pg";
+import { makePgService, type PgSubscriber } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { identityOf } from "./auth/middleware";
@@ -14,13 +14,18 @@ import { makeMaskError, RETRY_AFTER_SECONDS } from "./errors";
 import { makeHardeningPlugin } from "./graphql/hardening";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
+import { SubscriptionsPlugin } from "./graphql/subscriptions";
 import { trustedDocumentsPreset } from "./graphql/trustedDocuments";
 import { makeResponsePlugin } from "./graphql/response";
 import type { Logger } from "./logger";
+import { changeChannelsFor } from "./realtime/channels";
+import { socketIdentityOf } from "./realtime/websocket";
 
 export interface PresetOptions {
   /** The authenticator's pool; every request borrows from it. */
   pool: Pool;
+  /** LISTENs for live updates on a connection of its own; without it, subscriptions are refused. */
+  pgSubscriber?: PgSubscriber;
   config: AppConfig;
   log: Logger;
 }
@@ -41,7 +46,7 @@ const FILTER_OPERATORS = [
   "overlaps",
 ];
 
-export function makePreset({ pool, config, log }: PresetOptions): GraphileConfig.Preset {
+export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): GraphileConfig.Preset {
   const { production, roles, limits } = config;
   const maskError = makeMaskError({ production, log });
   const statementTimeout = String(config.statementTimeoutMs);
@@ -56,12 +61,14 @@ export function makePreset({ pool, config, log }: PresetOptions): GraphileConfig
     ],
     plugins: [
       NotFoundPlugin,
+      SubscriptionsPlugin,
       makeHardeningPlugin({ production, limits, maskError }),
       makeResponsePlugin(RETRY_AFTER_SECONDS, log),
     ],
     pgServices: [
       makePgService({
         pool,
+        ...(pgSubscriber ? { pgSubscriber } : { pubsub: false }),
         schemas: ["app_public"],
         // Introspect as a signed-in user, so the schema offers exactly what that role was granted.
         pgSettingsForIntrospection: { role: roles.user },
@@ -78,7 +85,9 @@ export function makePreset({ pool, config, log }: PresetOptions): GraphileConfig
     grafast: {
       context(requestContext, args) {
         const req = requestContext.expressv4?.req ?? requestContext.node?.req;
-        const identity = req ? identityOf(req) : undefined;
+        // A WebSocket's identity was verified at connection_init (realtime/websocket.ts).
+        const socket = requestContext.ws?.request;
+        const identity = req ? identityOf(req) : socket ? (socketIdentityOf(socket) ?? null) : undefined;
         if (identity === undefined) {
           // Every route to GraphQL passes the authentication middleware; reaching here without it is a bug.
           throw new Error("request reached GraphQL without authentication");
@@ -89,7 +98,11 @@ export function makePreset({ pool, config, log }: PresetOptions): GraphileConfig
         const pgSettings: Record<string, string> = identity
           ? { role: roles.user, "request.jwt.claims": JSON.stringify(identity), statement_timeout: statementTimeout }
           : { role: roles.anonymous, "request.jwt.claims": "", statement_timeout: statementTimeout };
-        return { pgSettings: { ...args.contextValue?.pgSettings, ...pgSettings } };
+        // Live updates listen on the caller's own channels, derived here from the verified sub.
+        return {
+          pgSettings: { ...args.contextValue?.pgSettings, ...pgSettings },
+          ...(identity ? { changeChannels: changeChannelsFor(identity.sub) } : {}),
+        };
       },
     },
     grafserv: {

@@ -51,8 +51,14 @@ async function main(): Promise<void> {
     await stopDatabase();
     process.exit(1);
   }
+  // Live updates LISTEN on one session of their own, which must not go through a transaction-mode pooler.
+  const listenPool = makePool(
+    config.listenDatabaseUrl ?? authUrl,
+    { size: 1, acquireTimeoutMs: config.poolTimeoutMs },
+    log,
+  );
   const verifier = makeTokenVerifier(jwt, log);
-  const app = await makeApp({ config, pool, verifier, log });
+  const app = await makeApp({ config, pool, listenPool, verifier, log });
   await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
 
   const url = `http://${config.host}:${config.port}`;
@@ -68,7 +74,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     log.info({ signal }, "shutting down");
     await app.close({ drainMs: config.http.shutdownDrainMs, graceMs: config.http.shutdownGraceMs });
-    await pool.end();
+    await Promise.all([pool.end(), listenPool.end()]);
     await stopDatabase();
     process.exit(0);
   };

@@ -1,0 +1,218 @@
+/**
+ * GraphQL subscriptions over WebSocket (the graphql-ws protocol) at /graphql.
+ *
+ * Browsers cannot set headers on a WebSocket, so the token travels in the
+ * `connection_init` message: `connectionParams: { authorization: "Bearer <JWT>" }`.
+ * It is verified there, with the same TokenVerifier as HTTP; a missing or bad
+ * token closes the socket before any operation runs, and the socket is closed
+ * when the token's `exp` passes. Only subscriptions travel here: queries and
+ * mutations go over HTTP, where the rate and body limits are.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { makeServer, type Context } from "graphql-ws";
+import { getOperationAST, GraphQLError } from "postgraphile/graphql";
+import { makeGraphQLWSConfig } from "postgraphile/grafserv";
+import { WebSocketServer, type WebSocket } from "ws";
+import { type Claims, TokenError, type TokenVerifier } from "../auth/jwt";
+import { KeysUnavailableError } from "../auth/keys";
+import { limitExceeded, pageSizeViolation } from "../graphql/limits";
+import type { Logger } from "../logger";
+
+/** Close codes a client can act on (docs/subscriptions.md). */
+export const CLOSE_CODES = {
+  /** Missing or invalid token at connect: fix the token; graphql-ws clients do not retry. */
+  unauthorized: 4401,
+  /** The token expired while connected: reconnect with a fresh one; graphql-ws clients retry. */
+  tokenExpired: 4403,
+  /** The identity provider's keys are unavailable: retry shortly. */
+  tryAgainLater: 1013,
+  /** The server is shutting down: reconnect (to another instance). */
+  goingAway: 1001,
+  internalError: 1011,
+} as const;
+
+/** At most this many subscriptions at once on one socket: each holds a listener and a context. */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 20;
+/** How often a silent peer is pinged; one that misses a pong is dropped (and its LISTENs released). */
+const KEEPALIVE_MS = 15_000;
+/** setTimeout's largest delay; a longer-lived token is checked again when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+type GrafservInstance = Parameters<typeof makeGraphQLWSConfig>[0];
+interface Extra {
+  socket: WebSocket;
+  request: IncomingMessage;
+}
+
+/** The verified claims of a WebSocket's connection_init, by its upgrade request. */
+const identities = new WeakMap<IncomingMessage, Claims>();
+
+/** Who opened this socket (undefined before connection_init succeeded). */
+export function socketIdentityOf(request: IncomingMessage): Claims | undefined {
+  return identities.get(request);
+}
+
+export interface SubscriptionServerOptions {
+  serv: GrafservInstance;
+  verifier: TokenVerifier;
+  log: Logger;
+  graphqlPath: string;
+  /** Largest message a client may send, bytes. */
+  maxPayloadBytes: number;
+  /** Largest `first`/`last` inside a subscription's selection. */
+  pageSize: number;
+}
+
+export interface SubscriptionServer {
+  /** For `server.on("upgrade")`. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Refuses new sockets and closes the open ones (1001), ending their subscriptions. */
+  close(): void;
+  /** Sockets open now. */
+  size(): number;
+}
+
+export function makeSubscriptionServer(options: SubscriptionServerOptions): SubscriptionServer {
+  const { serv, verifier, log } = options;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
+  const base = makeGraphQLWSConfig(serv);
+  let closing = false;
+
+  const closeWith = (socket: WebSocket, code: number, reason: string) => {
+    // A close reason is at most 123 bytes; ours are short sentences, this is a guard.
+    socket.close(code, Buffer.from(reason).subarray(0, 123).toString());
+  };
+
+  const graphqlWs = makeServer<Record<string, unknown> | undefined, Extra>({
+    ...base,
+    async onConnect(ctx) {
+      const { socket, request } = ctx.extra;
+      const refuse = (code: number, reason: string) => {
+        closeWith(socket, code, reason);
+        return false;
+      };
+      const header = authorizationParam(ctx.connectionParams);
+      if (header === undefined) {
+        return refuse(
+          CLOSE_CODES.unauthorized,
+          'Unauthorized: send connectionParams { authorization: "Bearer <JWT>" }',
+        );
+      }
+      const match = /^Bearer +(\S+)$/i.exec(header.trim());
+      if (!match) return refuse(CLOSE_CODES.unauthorized, 'Invalid token: authorization must be "Bearer <JWT>"');
+      let claims: Claims;
+      try {
+        claims = await verifier.verify(match[1]!);
+      } catch (error) {
+        if (error instanceof TokenError) return refuse(CLOSE_CODES.unauthorized, `Invalid token: ${error.reason}`);
+        if (error instanceof KeysUnavailableError) {
+          log.error({ err: error }, "cannot verify tokens: no keys");
+          return refuse(CLOSE_CODES.tryAgainLater, "The identity provider's keys are unavailable; retry shortly");
+        }
+        log.error({ err: error }, "WebSocket token verification failed");
+        return refuse(CLOSE_CODES.internalError, "An internal error occurred");
+      }
+      // The verifier allows clock skew on exp; an open socket ends at exp itself.
+      if (claims.exp! * 1000 <= Date.now())
+        return refuse(CLOSE_CODES.tokenExpired, "Token expired: reconnect with a fresh token");
+      identities.set(request, claims);
+      closeAtExpiry(socket, claims.exp! * 1000);
+      log.debug({ sub: claims.sub }, "WebSocket connected");
+      return { expiresAt: claims.exp };
+    },
+    async onSubscribe(ctx, id, payload) {
+      if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+        return [
+          limitExceeded("subscriptions", `at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions may run on one socket`),
+        ];
+      }
+      const result = await base.onSubscribe!(ctx, id, payload);
+      if (!result || isErrorList(result)) return result;
+      const operation = getOperationAST(result.document, result.operationName);
+      if (operation?.operation !== "subscription") {
+        return [
+          new GraphQLError("this socket carries subscriptions only; send queries and mutations over HTTP", {
+            extensions: { code: "BAD_USER_INPUT" },
+          }),
+        ];
+      }
+      const violation = pageSizeViolation(result.document, result.variableValues, options.pageSize);
+      return violation ? [violation] : result;
+    },
+  });
+
+  function closeAtExpiry(socket: WebSocket, expiresAtMs: number) {
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      const delay = expiresAtMs - Date.now();
+      if (delay <= 0) return closeWith(socket, CLOSE_CODES.tokenExpired, "Token expired: reconnect with a fresh token");
+      timer = setTimeout(arm, Math.min(delay, MAX_TIMER_MS));
+    };
+    arm();
+    socket.once("close", () => clearTimeout(timer));
+  }
+
+  function keepAlive(socket: WebSocket) {
+    let answered = true;
+    socket.on("pong", () => (answered = true));
+    const timer = setInterval(() => {
+      if (!answered) return socket.terminate();
+      answered = false;
+      socket.ping();
+    }, KEEPALIVE_MS);
+    socket.once("close", () => clearInterval(timer));
+  }
+
+  wss.on("connection", (socket: WebSocket, request: IncomingMessage) => {
+    keepAlive(socket);
+    const closed = graphqlWs.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) => new Promise((resolve, reject) => socket.send(data, (err) => (err ? reject(err) : resolve()))),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (callback) =>
+          socket.on("message", async (data) => {
+            try {
+              await callback(data.toString());
+            } catch (error) {
+              // graphql-ws throws only on broken internals; the client gets no details.
+              log.error({ err: error }, "WebSocket message failed");
+              closeWith(socket, CLOSE_CODES.internalError, "An internal error occurred");
+            }
+          }),
+      },
+      { socket, request },
+    );
+    socket.once("close", (code, reason) => void closed(code, reason.toString()));
+  });
+
+  return {
+    handleUpgrade(request, socket, head) {
+      const path = request.url?.split("?")[0];
+      if (closing || path !== options.graphqlPath) {
+        socket.end(closing ? "HTTP/1.1 503 Service Unavailable\r\n\r\n" : "HTTP/1.1 404 Not Found\r\n\r\n");
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
+    },
+    close() {
+      closing = true;
+      for (const socket of wss.clients)
+        closeWith(socket, CLOSE_CODES.goingAway, "The server is shutting down; reconnect");
+      wss.close();
+    },
+    size: () => wss.clients.size,
+  };
+}
+
+const isErrorList = (value: object): value is readonly GraphQLError[] => Array.isArray(value);
+
+/** `authorization` in connectionParams, whatever its case; undefined when absent or not a string. */
+function authorizationParam(params: Context["connectionParams"]): string | undefined {
+  if (!params) return undefined;
+  const values = Object.entries(params)
+    .filter(([key]) => key.toLowerCase() === "authorization")
+    .map(([, value]) => value);
+  return values.length === 1 && typeof values[0] === "string" ? values[0] : undefined;
+}

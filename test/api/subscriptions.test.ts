@@ -1,0 +1,381 @@
+/*
+ * Live updates over WebSocket (graphql-ws): alice hears about her own tasks and
+ * lists as they change; bob, whose subscription demonstrably works, hears none
+ * of it. The token is checked when the socket opens and the socket closes when
+ * it expires; the topic comes from the token alone.
+ */
+import { createClient, type Client as WsClient } from "graphql-ws";
+import { Client } from "pg";
+import WebSocket from "ws";
+import { CLOSE_CODES } from "../../src/realtime/websocket";
+import { jwtConfig, startApi, type TestApi } from "../support/api";
+import { testDb } from "../support/env";
+import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+
+const secret = testSecret();
+let api: TestApi;
+let db: Client;
+const clients: WsClient[] = [];
+
+interface Change {
+  event: "CREATED" | "UPDATED" | "DELETED";
+  rowId: string;
+  node: Record<string, unknown> | null;
+}
+
+interface User {
+  sub: string;
+  token: string;
+}
+
+const user = async (name: string): Promise<User> => {
+  const sub = uniqueSub(name);
+  return { sub, token: await sign({ sub }, hmacKey(secret)) };
+};
+
+/** Fails the test instead of hanging it; never used to wait for something to happen. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    }),
+  ]);
+}
+
+function connect(connectionParams: Record<string, unknown> | undefined) {
+  let resolveClosed: (event: { code: number; reason: string }) => void;
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => (resolveClosed = resolve));
+  let ackPayload: Record<string, unknown> | undefined;
+  const client = createClient({
+    url: `${api.url.replace(/^http/, "ws")}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+    on: {
+      connected: (_socket, payload) => (ackPayload = payload as Record<string, unknown> | undefined),
+      closed: (event) => resolveClosed(event as { code: number; reason: string }),
+    },
+  });
+  clients.push(client);
+  return { client, closed, ack: () => ackPayload };
+}
+
+const TASK_CHANGED = "subscription { taskChanged { event rowId task { rowId title userId } } }";
+const LIST_CHANGED = "subscription { listChanged { event rowId list { rowId name userId } } }";
+
+/** One subscription's events, read one at a time; events about `ignored` rows (probes) are skipped. */
+class Changes {
+  private pending: Promise<IteratorResult<{ data?: any; errors?: unknown }>> | undefined;
+  readonly ignored = new Set<string>();
+  private readonly iterator: AsyncIterableIterator<{ data?: any; errors?: unknown }>;
+
+  constructor(
+    client: WsClient,
+    private readonly field: "taskChanged" | "listChanged",
+  ) {
+    this.iterator = client.iterate({ query: field === "taskChanged" ? TASK_CHANGED : LIST_CHANGED });
+  }
+
+  private raw(): Promise<IteratorResult<{ data?: any; errors?: unknown }>> {
+    this.pending ??= this.iterator.next();
+    return this.pending;
+  }
+
+  async next(ms = 5000): Promise<Change> {
+    for (;;) {
+      const result = await within(this.raw(), ms, `the next ${this.field} event`);
+      this.pending = undefined;
+      if (result.done) throw new Error(`${this.field} ended`);
+      if (result.value.errors) throw new Error(`${this.field} failed: ${JSON.stringify(result.value.errors)}`);
+      const { event, rowId, task, list } = result.value.data[this.field];
+      if (this.ignored.has(rowId)) continue;
+      return { event, rowId, node: task ?? list ?? null };
+    }
+  }
+
+  /**
+   * Resolves once the server is really LISTENing: a subscription's LISTEN is set up
+   * asynchronously, so the owner changes a probe row until its event arrives.
+   */
+  async live(owner: User, ms = 10_000): Promise<void> {
+    const probe = await createProbe(owner, this.field);
+    this.ignored.add(probe);
+    const deadline = Date.now() + ms;
+    for (let attempt = 0; ; attempt++) {
+      await touchProbe(owner, this.field, probe, attempt);
+      const result = await Promise.race([this.raw(), new Promise<null>((r) => setTimeout(() => r(null), 200))]);
+      if (result) {
+        this.pending = undefined;
+        if (result.done || result.value.errors) throw new Error(`${this.field} failed before it was live`);
+        if (result.value.data[this.field].rowId === probe) return;
+      }
+      if (Date.now() > deadline) throw new Error(`${this.field} never became live`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.iterator.return?.();
+  }
+}
+
+async function gql(owner: User, query: string, variables: Record<string, unknown> = {}) {
+  const { body } = await api.graphql(query, variables, { token: owner.token });
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data!;
+}
+
+async function createProbe(owner: User, field: Changes["field"]): Promise<string> {
+  return field === "taskChanged"
+    ? (await gql(owner, `mutation { createTask(input: { task: { title: "probe" } }) { task { rowId } } }`)).createTask
+        .task.rowId
+    : (await gql(owner, `mutation { createList(input: { list: { name: "probe" } }) { list { rowId } } }`)).createList
+        .list.rowId;
+}
+
+async function touchProbe(owner: User, field: Changes["field"], rowId: string, attempt: number) {
+  if (field === "taskChanged") {
+    await gql(
+      owner,
+      `mutation ($id: UUID!, $t: String!) { updateTask(input: { rowId: $id, patch: { title: $t } }) { clientMutationId } }`,
+      {
+        id: rowId,
+        t: `probe ${attempt}`,
+      },
+    );
+  } else {
+    await gql(
+      owner,
+      `mutation ($id: UUID!, $n: String!) { updateList(input: { rowId: $id, patch: { name: $n } }) { clientMutationId } }`,
+      {
+        id: rowId,
+        n: `probe ${attempt}`,
+      },
+    );
+  }
+}
+
+const createTask = async (owner: User, title: string) =>
+  (
+    await gql(owner, `mutation ($t: String!) { createTask(input: { task: { title: $t } }) { task { rowId } } }`, {
+      t: title,
+    })
+  ).createTask.task.rowId as string;
+
+beforeAll(async () => {
+  api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
+  db = new Client({ connectionString: testDb.superuserUrl });
+  await db.connect();
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.dispose()));
+});
+
+afterAll(async () => {
+  await db.end();
+  await api.close();
+});
+
+describe("alice's own changes", () => {
+  it("reach her as created, updated and deleted tasks, each read again with her permissions", async () => {
+    const alice = await user("alice");
+    const changes = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged");
+    await changes.live(alice);
+
+    const rowId = await createTask(alice, "Buy milk");
+    expect(await changes.next()).toEqual({
+      event: "CREATED",
+      rowId,
+      node: { rowId, title: "Buy milk", userId: alice.sub },
+    });
+
+    await gql(
+      alice,
+      `mutation ($id: UUID!) { updateTask(input: { rowId: $id, patch: { title: "Buy oat milk" } }) { clientMutationId } }`,
+      { id: rowId },
+    );
+    expect(await changes.next()).toEqual({
+      event: "UPDATED",
+      rowId,
+      node: { rowId, title: "Buy oat milk", userId: alice.sub },
+    });
+
+    await gql(alice, `mutation ($id: UUID!) { deleteTask(input: { rowId: $id }) { clientMutationId } }`, { id: rowId });
+    expect(await changes.next()).toEqual({ event: "DELETED", rowId, node: null });
+  });
+
+  it("reach her as created, updated and deleted lists, and a list's deletion updates its tasks", async () => {
+    const alice = await user("alice");
+    const { client } = connect({ authorization: `Bearer ${alice.token}` });
+    const lists = new Changes(client, "listChanged");
+    const tasks = new Changes(client, "taskChanged");
+    await lists.live(alice);
+    await tasks.live(alice);
+
+    const listId = (
+      await gql(alice, `mutation { createList(input: { list: { name: "Groceries" } }) { list { rowId } } }`)
+    ).createList.list.rowId as string;
+    expect(await lists.next()).toEqual({
+      event: "CREATED",
+      rowId: listId,
+      node: { rowId: listId, name: "Groceries", userId: alice.sub },
+    });
+    await gql(
+      alice,
+      `mutation ($id: UUID!) { updateList(input: { rowId: $id, patch: { name: "Food" } }) { clientMutationId } }`,
+      { id: listId },
+    );
+    expect(await lists.next()).toMatchObject({ event: "UPDATED", rowId: listId, node: { name: "Food" } });
+
+    const taskId = (
+      await gql(
+        alice,
+        `mutation ($l: UUID!) { createTask(input: { task: { title: "Bread", listId: $l } }) { task { rowId } } }`,
+        {
+          l: listId,
+        },
+      )
+    ).createTask.task.rowId as string;
+    expect(await tasks.next()).toMatchObject({ event: "CREATED", rowId: taskId });
+
+    await gql(alice, `mutation ($id: UUID!) { deleteList(input: { rowId: $id }) { clientMutationId } }`, {
+      id: listId,
+    });
+    expect(await lists.next()).toEqual({ event: "DELETED", rowId: listId, node: null });
+    // The foreign key's `on delete set null (list_id)` is an update of the task.
+    expect(await tasks.next()).toMatchObject({ event: "UPDATED", rowId: taskId, node: { title: "Bread" } });
+  });
+});
+
+describe("bob", () => {
+  it("hears his own changes and none of alice's, even when his connectionParams name her", async () => {
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const aliceTasks = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged");
+    // Everything but the token is ignored: no parameter chooses whose changes to hear.
+    const bobTasks = new Changes(
+      connect({ authorization: `Bearer ${bob.token}`, sub: alice.sub, userId: alice.sub, topic: alice.sub }).client,
+      "taskChanged",
+    );
+    await aliceTasks.live(alice);
+    await bobTasks.live(bob); // bob's subscription works: he hears his own probe
+
+    const aliceTask = await createTask(alice, "Alice's secret");
+    await gql(
+      alice,
+      `mutation ($id: UUID!) { updateTask(input: { rowId: $id, patch: { completed: true } }) { clientMutationId } }`,
+      { id: aliceTask },
+    );
+    // Alice's changes happened and were announced: she heard both, and the row is hers in the database.
+    expect(await aliceTasks.next()).toMatchObject({ event: "CREATED", rowId: aliceTask });
+    expect(await aliceTasks.next()).toMatchObject({ event: "UPDATED", rowId: aliceTask });
+    const { rows } = await db.query("select user_id, title from app_public.tasks where id = $1", [aliceTask]);
+    expect(rows).toEqual([{ user_id: alice.sub, title: "Alice's secret" }]);
+
+    // Notifications reach a listener in commit order: if any of alice's had come to bob,
+    // it would arrive before this change of his own.
+    const bobTask = await createTask(bob, "Bob's errand");
+    expect(await bobTasks.next()).toEqual({
+      event: "CREATED",
+      rowId: bobTask,
+      node: { rowId: bobTask, title: "Bob's errand", userId: bob.sub },
+    });
+  });
+
+  it("cannot name a topic: the subscription fields take no arguments", async () => {
+    const bob = await user("bob");
+    const { client } = connect({ authorization: `Bearer ${bob.token}` });
+    const attempt = client.iterate({ query: `subscription { taskChanged(userId: "alice") { event rowId } }` });
+    await expect(attempt.next()).rejects.toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining('Unknown argument "userId"'),
+        extensions: expect.objectContaining({ code: "BAD_USER_INPUT" }),
+      }),
+    ]);
+
+    const { body } = await api.graphql(
+      `{ __type(name: "Subscription") { fields { name args { name } } } }`,
+      {},
+      { token: bob.token },
+    );
+    expect(body.data!.__type.fields).toEqual([
+      { name: "taskChanged", args: [] },
+      { name: "listChanged", args: [] },
+    ]);
+  });
+});
+
+describe("the socket", () => {
+  it.each([
+    ["no connectionParams", undefined, "Unauthorized"],
+    ["no authorization", { token: "x" }, "Unauthorized"],
+    ["not a Bearer value", { authorization: "Basic abc" }, 'Invalid token: authorization must be "Bearer <JWT>"'],
+    ["a token signed with another key", "wrong-key", "Invalid token: token signature is invalid"],
+    ["an expired token", "expired", "Invalid token: token has expired (exp)"],
+  ])("is closed with 4401 before any database work for %s", async (_name, params, reason) => {
+    const connectionsBefore = api.connections();
+    const connectionParams: Record<string, unknown> | undefined =
+      params === "wrong-key"
+        ? { authorization: `Bearer ${await sign({ sub: "alice" }, hmacKey(testSecret()))}` }
+        : params === "expired"
+          ? { authorization: `Bearer ${await sign({ sub: "alice" }, hmacKey(secret), { expiresIn: -3600 })}` }
+          : (params as Record<string, unknown> | undefined);
+    const { client, closed } = connect(connectionParams);
+    const attempt = client.iterate({ query: TASK_CHANGED });
+    await expect(attempt.next()).rejects.toMatchObject({ code: CLOSE_CODES.unauthorized });
+    const event = await closed;
+    expect(event.code).toBe(4401);
+    expect(event.reason.startsWith(reason)).toBe(true);
+    expect(api.connections()).toBe(connectionsBefore);
+  });
+
+  it("closes with 4403 when the token expires, not before", async () => {
+    const alice = await user("alice");
+    const expiresAt = Math.floor(Date.now() / 1000) + 3;
+    const token = await sign({ sub: alice.sub, exp: expiresAt }, hmacKey(secret));
+    const { client, closed, ack } = connect({ authorization: `Bearer ${token}` });
+    const changes = new Changes(client, "taskChanged");
+    await changes.live(alice);
+    expect(ack()).toEqual({ expiresAt });
+
+    const event = await within(closed, 10_000, "the socket to close at exp");
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt * 1000);
+    expect(event).toMatchObject({
+      code: CLOSE_CODES.tokenExpired,
+      reason: "Token expired: reconnect with a fresh token",
+    });
+    await expect(changes.next()).rejects.toBeDefined(); // the subscription ended with it
+  });
+
+  it("carries subscriptions only: queries and mutations belong on HTTP", async () => {
+    const alice = await user("alice");
+    const { client } = connect({ authorization: `Bearer ${alice.token}` });
+    const attempt = client.iterate({ query: "{ currentUserId }" });
+    await expect(attempt.next()).rejects.toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: "BAD_USER_INPUT" }) }),
+    ]);
+  });
+
+  it("is closed with 1001 by a graceful shutdown, which does not wait for it", async () => {
+    const own = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
+    const alice = await user("alice");
+    let resolveClosed: (event: { code: number }) => void;
+    const closed = new Promise<{ code: number }>((resolve) => (resolveClosed = resolve));
+    const client = createClient({
+      url: `${own.url.replace(/^http/, "ws")}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${alice.token}` },
+      retryAttempts: 0,
+      lazy: false,
+      onNonLazyError: () => {}, // the close is asserted below
+      on: { closed: (event) => resolveClosed(event as { code: number }) },
+    });
+    clients.push(client);
+    await within(new Promise<void>((resolve) => client.on("connected", () => resolve())), 5000, "the connection");
+
+    await within(own.closeGracefully({ drainMs: 0, graceMs: 5000 }), 4000, "the shutdown");
+    expect((await closed).code).toBe(CLOSE_CODES.goingAway);
+  });
+});
