@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { ApiError, makeClient, run } from "./client";
-import type { ListTasksQuery, TaskPriority } from "./gql/graphql";
+import type { ListStatsQuery, ListTasksQuery, TaskPriority } from "./gql/graphql";
 import { CompleteTask, CreateList, CreateTask, ListStats, ListTasks, WhoAmI } from "./operations";
 import { makeReporter, type Event } from "./report";
 
@@ -23,13 +23,10 @@ const EXAMPLE_TASKS: Array<{ title: string; priority: TaskPriority; tags: string
   { title: "Call the plumber", priority: "MEDIUM", tags: ["home", "errand"], dueInDays: 1 },
 ];
 
+type Groups = NonNullable<ListStatsQuery["all"]>["byCompleted"];
+
 /** `[{ keys: ["high"], distinctCount: { rowId: "1" } }]` → `{ high: 1 }`. */
-function countsByKey(
-  groups:
-    | ReadonlyArray<{ keys?: ReadonlyArray<string | null> | null; distinctCount?: { rowId?: string | null } | null }>
-    | null
-    | undefined,
-) {
+function countsByKey(groups: Groups | undefined): Record<string, number> {
   return Object.fromEntries(
     (groups ?? []).map((group) => [String(group.keys?.[0]), Number(group.distinctCount?.rowId ?? 0)]),
   );
