@@ -150,6 +150,9 @@ function isConnectionFailure(error: Error): boolean {
 /** PostGraphile's words for "the row you named is not there for you": the same whether it never existed or is someone else's. */
 const NOTHING_MATCHED = /^No values were (updated|deleted) in collection '(\w+)'/;
 
+/** connection-filter refuses `{}` and `null` operands with plain Errors (its TODO: "mark this error as safe"). */
+const FILTER_INPUT = /^(Empty objects|Null literals) are forbidden in filter argument input\.$/;
+
 function classify(error: GraphQLError, nested = false): PublicError | undefined {
   const original = error.originalError;
   if (!original) {
@@ -170,6 +173,7 @@ function classify(error: GraphQLError, nested = false): PublicError | undefined 
     return { code: original.code, message: original.message, ...(original.field ? { field: original.field } : {}) };
   }
   if (isDatabaseError(original)) return fromDatabaseError(original);
+  if (FILTER_INPUT.test(original.message)) return { code: "BAD_USER_INPUT", message: original.message };
   const notFound = NOTHING_MATCHED.exec(original.message);
   if (notFound) {
     // Same wording as ApiError("NOT_FOUND") from graphql/notFound.ts for updates.
