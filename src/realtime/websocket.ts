@@ -16,6 +16,7 @@ import { makeGraphQLWSConfig } from "postgraphile/grafserv";
 import { WebSocketServer, type WebSocket } from "ws";
 import { type Claims, TokenError, type TokenVerifier } from "../auth/jwt";
 import { KeysUnavailableError } from "../auth/keys";
+import { ApiError } from "../errors";
 import { limitExceeded, pageSizeViolation } from "../graphql/limits";
 import type { Logger } from "../logger";
 
@@ -86,6 +87,15 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
 
   const graphqlWs = makeServer<Record<string, unknown> | undefined, Extra>({
     ...base,
+    onError: (ctx, id, payload, errors) => base.onError!(ctx, id, payload, errors.map(relabelInterruption)),
+    onNext: (ctx, id, payload, args, result) =>
+      base.onNext!(
+        ctx,
+        id,
+        payload,
+        args,
+        result.errors ? { ...result, errors: result.errors.map(relabelInterruption) } : result,
+      ),
     async onConnect(ctx) {
       const { socket, request } = ctx.extra;
       const refuse = (code: number, reason: string) => {
@@ -204,6 +214,22 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
     },
     size: () => wss.clients.size,
   };
+}
+
+/** PgSubscriber's words when its LISTEN connection dropped: it ends every subscription, as events may have been missed. */
+const LISTEN_LOST = /^Underlying pubsub channel interrupted/;
+
+/** Gives that ending a catalogue code (UNAVAILABLE) instead of an "unexpected" INTERNAL. */
+function relabelInterruption(error: GraphQLError): GraphQLError {
+  if (!error.originalError || !LISTEN_LOST.test(error.originalError.message)) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    path: error.path,
+    originalError: new ApiError(
+      "UNAVAILABLE",
+      "live updates were interrupted and events may have been missed; subscribe again",
+    ),
+  });
 }
 
 const isErrorList = (value: object): value is readonly GraphQLError[] => Array.isArray(value);

@@ -7,6 +7,8 @@
 import { createClient, type Client as WsClient } from "graphql-ws";
 import { Client } from "pg";
 import WebSocket from "ws";
+import { roleNames } from "../../src/db/migrations";
+import { changeChannel } from "../../src/realtime/channels";
 import { CLOSE_CODES } from "../../src/realtime/websocket";
 import { jwtConfig, startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
@@ -284,6 +286,23 @@ describe("bob", () => {
     });
   });
 
+  it("stays hidden from alice even when a notification on her channel names his task: the row is read with her permissions", async () => {
+    const alice = await user("alice");
+    const bob = await user("bob");
+    const changes = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged");
+    await changes.live(alice);
+    const bobTask = await createTask(bob, "Bob's diary");
+    const { rows } = await db.query("select user_id from app_public.tasks where id = $1", [bobTask]);
+    expect(rows).toEqual([{ user_id: bob.sub }]); // it exists, and it is bob's
+
+    // A forged (or mistaken) notification: only the database could send one.
+    await db.query("select pg_notify($1, $2)", [
+      changeChannel("tasks", alice.sub),
+      JSON.stringify({ event: "UPDATED", id: bobTask }),
+    ]);
+    expect(await changes.next()).toEqual({ event: "UPDATED", rowId: bobTask, node: null });
+  });
+
   it("cannot name a topic: the subscription fields take no arguments", async () => {
     const bob = await user("bob");
     const { client } = connect({ authorization: `Bearer ${bob.token}` });
@@ -377,5 +396,34 @@ describe("the socket", () => {
 
     await within(own.closeGracefully({ drainMs: 0, graceMs: 5000 }), 4000, "the shutdown");
     expect((await closed).code).toBe(CLOSE_CODES.goingAway);
+  });
+});
+
+describe("the LISTEN connection", () => {
+  it("ends the subscriptions it carried with UNAVAILABLE when it is lost, and a new subscription works", async () => {
+    const alice = await user("alice");
+    const { client } = connect({ authorization: `Bearer ${alice.token}` });
+    const changes = new Changes(client, "taskChanged");
+    await changes.live(alice);
+
+    // The API's listening session: the authenticator's only one whose last statement was a (UN)LISTEN.
+    const { rows } = await db.query(
+      `select pg_terminate_backend(pid) as killed from pg_stat_activity
+        where datname = current_database() and usename = $1 and query ~ '^(UN)?LISTEN '`,
+      [roleNames().authenticator],
+    );
+    expect(rows).toEqual([{ killed: true }]);
+    // Events may have been missed: the subscription ends rather than go on with a gap.
+    await expect(changes.next()).rejects.toEqual([
+      expect.objectContaining({
+        message: "live updates were interrupted and events may have been missed; subscribe again",
+        extensions: expect.objectContaining({ code: "UNAVAILABLE" }),
+      }),
+    ]);
+
+    const again = new Changes(client, "taskChanged");
+    await again.live(alice);
+    const rowId = await createTask(alice, "After the outage");
+    expect(await again.next()).toMatchObject({ event: "CREATED", rowId });
   });
 });
