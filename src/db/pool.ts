@@ -20,9 +20,11 @@ export function makePool(connectionString: string, { size, acquireTimeoutMs }: P
   // discarded and replaced on next use. pg emits the death as an 'error' event —
   // on the pool while idle, on the client while checked out — and an unheard
   // 'error' event would crash the process, so both are heard.
-  pool.on("error", (error) => log.warn({ err: error }, "idle database connection failed"));
+  // Only code and message: pg's errors can carry the client, with its connection
+  // details and prepared statements, as enumerable properties.
+  pool.on("error", (error) => log.warn(briefly(error), "idle database connection failed"));
   pool.on("connect", (client) => {
-    client.on("error", (error) => log.debug({ err: error }, "database connection failed"));
+    client.on("error", (error) => log.debug(briefly(error), "database connection failed"));
     timeQueries(client);
   });
   return pool;
@@ -41,4 +43,8 @@ function timeQueries(client: PoolClient): void {
     }
     return result;
   };
+}
+
+function briefly(error: Error & { code?: unknown }): { code?: unknown; message: string } {
+  return { code: error.code, message: error.message };
 }
