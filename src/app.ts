@@ -7,7 +7,6 @@ import { createServer, type Server } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Pool } from "pg";
 import { postgraphile } from "postgraphile";
-import { PgSubscriber } from "postgraphile/adaptors/pg";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { authenticate } from "./auth/middleware";
 import { graphqlBody } from "./http/body";
@@ -21,7 +20,8 @@ import type { TokenVerifier } from "./auth/jwt";
 import type { AppConfig } from "./config";
 import { makePreset } from "./graphile.config";
 import type { Logger } from "./logger";
-import { makeSubscriptionServer } from "./realtime/websocket";
+import { makeListener } from "./realtime/listener";
+import { makeSubscriptionServer, type SubscriptionServer } from "./realtime/websocket";
 
 export interface AppDeps {
   config: AppConfig;
@@ -98,7 +98,11 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
     observability.operationName,
   );
 
-  const pgSubscriber = new PgSubscriber(listenPool);
+  let subscriptions: SubscriptionServer | undefined;
+  const pgSubscriber = makeListener(listenPool, (error) => {
+    log.warn({ err: error }, "LISTEN connection lost; closing WebSockets so clients resubscribe");
+    subscriptions?.interrupt();
+  });
   const pgl = postgraphile(makePreset({ pool, pgSubscriber, config, log }));
   // Build the schema now: grafserv is "ready" before it is, and a schema build that
   // fails on a request's watch (a connection killed mid-introspection) is not retried.
@@ -107,7 +111,7 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
   // No grafserv WebSocket handler: ours verifies the token at connection_init and ends the socket at exp.
   await serv.addTo(app, server, false);
   await serv.ready();
-  const subscriptions = makeSubscriptionServer({
+  subscriptions = makeSubscriptionServer({
     serv,
     verifier,
     log,

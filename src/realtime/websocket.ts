@@ -27,7 +27,9 @@ export const CLOSE_CODES = {
   /** The token expired while connected: reconnect with a fresh one; graphql-ws clients retry. */
   tokenExpired: 4403,
   /** The identity provider's keys are unavailable: retry shortly. */
-  tryAgainLater: 1013,
+  keysUnavailable: 1013,
+  /** The LISTEN connection was lost and events may have been missed: reconnect, resubscribe, refetch. */
+  listenerLost: 1013,
   /** The server is shutting down: reconnect (to another instance). */
   goingAway: 1001,
   internalError: 1011,
@@ -70,6 +72,8 @@ export interface SubscriptionServer {
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Refuses new sockets and closes the open ones (1001), ending their subscriptions. */
   close(): void;
+  /** Closes the open sockets (1013) after the LISTEN connection was lost; clients reconnect. */
+  interrupt(): void;
   /** Sockets open now. */
   size(): number;
 }
@@ -118,7 +122,7 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
         if (error instanceof TokenError) return refuse(CLOSE_CODES.unauthorized, `Invalid token: ${error.reason}`);
         if (error instanceof KeysUnavailableError) {
           log.error({ err: error }, "cannot verify tokens: no keys");
-          return refuse(CLOSE_CODES.tryAgainLater, "The identity provider's keys are unavailable; retry shortly");
+          return refuse(CLOSE_CODES.keysUnavailable, "The identity provider's keys are unavailable; retry shortly");
         }
         log.error({ err: error }, "WebSocket token verification failed");
         return refuse(CLOSE_CODES.internalError, "An internal error occurred");
@@ -211,6 +215,11 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
       for (const socket of wss.clients)
         closeWith(socket, CLOSE_CODES.goingAway, "The server is shutting down; reconnect");
       wss.close();
+    },
+    interrupt() {
+      for (const socket of wss.clients) {
+        closeWith(socket, CLOSE_CODES.listenerLost, "Live updates were interrupted; reconnect and refetch");
+      }
     },
     size: () => wss.clients.size,
   };

@@ -12,6 +12,7 @@ import { changeChannel } from "../../src/realtime/channels";
 import { CLOSE_CODES } from "../../src/realtime/websocket";
 import { jwtConfig, startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
+import { Changes, createTask, gql, openSocket, within, type User } from "../support/liveUpdates";
 import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
 
 const secret = testSecret();
@@ -19,151 +20,17 @@ let api: TestApi;
 let db: Client;
 const clients: WsClient[] = [];
 
-interface Change {
-  event: "CREATED" | "UPDATED" | "DELETED";
-  rowId: string;
-  node: Record<string, unknown> | null;
-}
-
-interface User {
-  sub: string;
-  token: string;
-}
-
 const user = async (name: string): Promise<User> => {
   const sub = uniqueSub(name);
   return { sub, token: await sign({ sub }, hmacKey(secret)) };
 };
 
-/** Fails the test instead of hanging it; never used to wait for something to happen. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]);
-}
-
+/** A socket to the shared API, disposed after the test. */
 function connect(connectionParams: Record<string, unknown> | undefined) {
-  let resolveClosed: (event: { code: number; reason: string }) => void;
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => (resolveClosed = resolve));
-  let ackPayload: Record<string, unknown> | undefined;
-  const client = createClient({
-    url: `${api.url.replace(/^http/, "ws")}/graphql`,
-    webSocketImpl: WebSocket,
-    connectionParams,
-    retryAttempts: 0,
-    on: {
-      connected: (_socket, payload) => (ackPayload = payload as Record<string, unknown> | undefined),
-      closed: (event) => resolveClosed(event as { code: number; reason: string }),
-    },
-  });
-  clients.push(client);
-  return { client, closed, ack: () => ackPayload };
+  const socket = openSocket(api, connectionParams);
+  clients.push(socket.client);
+  return socket;
 }
-
-const TASK_CHANGED = "subscription { taskChanged { event rowId task { rowId title userId } } }";
-const LIST_CHANGED = "subscription { listChanged { event rowId list { rowId name userId } } }";
-
-/** One subscription's events, read one at a time; events about `ignored` rows (probes) are skipped. */
-class Changes {
-  private pending: Promise<IteratorResult<{ data?: any; errors?: unknown }>> | undefined;
-  readonly ignored = new Set<string>();
-  private readonly iterator: AsyncIterableIterator<{ data?: any; errors?: unknown }>;
-
-  constructor(
-    client: WsClient,
-    private readonly field: "taskChanged" | "listChanged",
-  ) {
-    this.iterator = client.iterate({ query: field === "taskChanged" ? TASK_CHANGED : LIST_CHANGED });
-  }
-
-  private raw(): Promise<IteratorResult<{ data?: any; errors?: unknown }>> {
-    this.pending ??= this.iterator.next();
-    return this.pending;
-  }
-
-  async next(ms = 5000): Promise<Change> {
-    for (;;) {
-      const result = await within(this.raw(), ms, `the next ${this.field} event`);
-      this.pending = undefined;
-      if (result.done) throw new Error(`${this.field} ended`);
-      if (result.value.errors) throw new Error(`${this.field} failed: ${JSON.stringify(result.value.errors)}`);
-      const { event, rowId, task, list } = result.value.data[this.field];
-      if (this.ignored.has(rowId)) continue;
-      return { event, rowId, node: task ?? list ?? null };
-    }
-  }
-
-  /**
-   * Resolves once the server is really LISTENing: a subscription's LISTEN is set up
-   * asynchronously, so the owner changes a probe row until its event arrives.
-   */
-  async live(owner: User, ms = 10_000): Promise<void> {
-    const probe = await createProbe(owner, this.field);
-    this.ignored.add(probe);
-    const deadline = Date.now() + ms;
-    for (let attempt = 0; ; attempt++) {
-      await touchProbe(owner, this.field, probe, attempt);
-      const result = await Promise.race([this.raw(), new Promise<null>((r) => setTimeout(() => r(null), 200))]);
-      if (result) {
-        this.pending = undefined;
-        if (result.done || result.value.errors) throw new Error(`${this.field} failed before it was live`);
-        if (result.value.data[this.field].rowId === probe) return;
-      }
-      if (Date.now() > deadline) throw new Error(`${this.field} never became live`);
-    }
-  }
-
-  async stop(): Promise<void> {
-    await this.iterator.return?.();
-  }
-}
-
-async function gql(owner: User, query: string, variables: Record<string, unknown> = {}) {
-  const { body } = await api.graphql(query, variables, { token: owner.token });
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data!;
-}
-
-async function createProbe(owner: User, field: Changes["field"]): Promise<string> {
-  return field === "taskChanged"
-    ? (await gql(owner, `mutation { createTask(input: { task: { title: "probe" } }) { task { rowId } } }`)).createTask
-        .task.rowId
-    : (await gql(owner, `mutation { createList(input: { list: { name: "probe" } }) { list { rowId } } }`)).createList
-        .list.rowId;
-}
-
-async function touchProbe(owner: User, field: Changes["field"], rowId: string, attempt: number) {
-  if (field === "taskChanged") {
-    await gql(
-      owner,
-      `mutation ($id: UUID!, $t: String!) { updateTask(input: { rowId: $id, patch: { title: $t } }) { clientMutationId } }`,
-      {
-        id: rowId,
-        t: `probe ${attempt}`,
-      },
-    );
-  } else {
-    await gql(
-      owner,
-      `mutation ($id: UUID!, $n: String!) { updateList(input: { rowId: $id, patch: { name: $n } }) { clientMutationId } }`,
-      {
-        id: rowId,
-        n: `probe ${attempt}`,
-      },
-    );
-  }
-}
-
-const createTask = async (owner: User, title: string) =>
-  (
-    await gql(owner, `mutation ($t: String!) { createTask(input: { task: { title: $t } }) { task { rowId } } }`, {
-      t: title,
-    })
-  ).createTask.task.rowId as string;
 
 beforeAll(async () => {
   api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
@@ -183,10 +50,10 @@ afterAll(async () => {
 describe("alice's own changes", () => {
   it("reach her as created, updated and deleted tasks, each read again with her permissions", async () => {
     const alice = await user("alice");
-    const changes = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged");
+    const changes = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged", api);
     await changes.live(alice);
 
-    const rowId = await createTask(alice, "Buy milk");
+    const rowId = await createTask(api, alice, "Buy milk");
     expect(await changes.next()).toEqual({
       event: "CREATED",
       rowId,
@@ -194,6 +61,7 @@ describe("alice's own changes", () => {
     });
 
     await gql(
+      api,
       alice,
       `mutation ($id: UUID!) { updateTask(input: { rowId: $id, patch: { title: "Buy oat milk" } }) { clientMutationId } }`,
       { id: rowId },
@@ -204,20 +72,22 @@ describe("alice's own changes", () => {
       node: { rowId, title: "Buy oat milk", userId: alice.sub },
     });
 
-    await gql(alice, `mutation ($id: UUID!) { deleteTask(input: { rowId: $id }) { clientMutationId } }`, { id: rowId });
+    await gql(api, alice, `mutation ($id: UUID!) { deleteTask(input: { rowId: $id }) { clientMutationId } }`, {
+      id: rowId,
+    });
     expect(await changes.next()).toEqual({ event: "DELETED", rowId, node: null });
   });
 
   it("reach her as created, updated and deleted lists, and a list's deletion updates its tasks", async () => {
     const alice = await user("alice");
     const { client } = connect({ authorization: `Bearer ${alice.token}` });
-    const lists = new Changes(client, "listChanged");
-    const tasks = new Changes(client, "taskChanged");
+    const lists = new Changes(client, "listChanged", api);
+    const tasks = new Changes(client, "taskChanged", api);
     await lists.live(alice);
     await tasks.live(alice);
 
     const listId = (
-      await gql(alice, `mutation { createList(input: { list: { name: "Groceries" } }) { list { rowId } } }`)
+      await gql(api, alice, `mutation { createList(input: { list: { name: "Groceries" } }) { list { rowId } } }`)
     ).createList.list.rowId as string;
     expect(await lists.next()).toEqual({
       event: "CREATED",
@@ -225,6 +95,7 @@ describe("alice's own changes", () => {
       node: { rowId: listId, name: "Groceries", userId: alice.sub },
     });
     await gql(
+      api,
       alice,
       `mutation ($id: UUID!) { updateList(input: { rowId: $id, patch: { name: "Food" } }) { clientMutationId } }`,
       { id: listId },
@@ -233,6 +104,7 @@ describe("alice's own changes", () => {
 
     const taskId = (
       await gql(
+        api,
         alice,
         `mutation ($l: UUID!) { createTask(input: { task: { title: "Bread", listId: $l } }) { task { rowId } } }`,
         {
@@ -242,7 +114,7 @@ describe("alice's own changes", () => {
     ).createTask.task.rowId as string;
     expect(await tasks.next()).toMatchObject({ event: "CREATED", rowId: taskId });
 
-    await gql(alice, `mutation ($id: UUID!) { deleteList(input: { rowId: $id }) { clientMutationId } }`, {
+    await gql(api, alice, `mutation ($id: UUID!) { deleteList(input: { rowId: $id }) { clientMutationId } }`, {
       id: listId,
     });
     expect(await lists.next()).toEqual({ event: "DELETED", rowId: listId, node: null });
@@ -255,17 +127,19 @@ describe("bob", () => {
   it("hears his own changes and none of alice's, even when his connectionParams name her", async () => {
     const alice = await user("alice");
     const bob = await user("bob");
-    const aliceTasks = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged");
+    const aliceTasks = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged", api);
     // Everything but the token is ignored: no parameter chooses whose changes to hear.
     const bobTasks = new Changes(
       connect({ authorization: `Bearer ${bob.token}`, sub: alice.sub, userId: alice.sub, topic: alice.sub }).client,
       "taskChanged",
+      api,
     );
     await aliceTasks.live(alice);
     await bobTasks.live(bob); // bob's subscription works: he hears his own probe
 
-    const aliceTask = await createTask(alice, "Alice's secret");
+    const aliceTask = await createTask(api, alice, "Alice's secret");
     await gql(
+      api,
       alice,
       `mutation ($id: UUID!) { updateTask(input: { rowId: $id, patch: { completed: true } }) { clientMutationId } }`,
       { id: aliceTask },
@@ -278,7 +152,7 @@ describe("bob", () => {
 
     // Notifications reach a listener in commit order: if any of alice's had come to bob,
     // it would arrive before this change of his own.
-    const bobTask = await createTask(bob, "Bob's errand");
+    const bobTask = await createTask(api, bob, "Bob's errand");
     expect(await bobTasks.next()).toEqual({
       event: "CREATED",
       rowId: bobTask,
@@ -289,9 +163,9 @@ describe("bob", () => {
   it("stays hidden from alice even when a notification on her channel names his task: the row is read with her permissions", async () => {
     const alice = await user("alice");
     const bob = await user("bob");
-    const changes = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged");
+    const changes = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged", api);
     await changes.live(alice);
-    const bobTask = await createTask(bob, "Bob's diary");
+    const bobTask = await createTask(api, bob, "Bob's diary");
     const { rows } = await db.query("select user_id from app_public.tasks where id = $1", [bobTask]);
     expect(rows).toEqual([{ user_id: bob.sub }]); // it exists, and it is bob's
 
@@ -342,7 +216,7 @@ describe("the socket", () => {
           ? { authorization: `Bearer ${await sign({ sub: "alice" }, hmacKey(secret), { expiresIn: -3600 })}` }
           : (params as Record<string, unknown> | undefined);
     const { client, closed } = connect(connectionParams);
-    const attempt = client.iterate({ query: TASK_CHANGED });
+    const attempt = client.iterate({ query: "subscription { taskChanged { event } }" });
     await expect(attempt.next()).rejects.toMatchObject({ code: CLOSE_CODES.unauthorized });
     const event = await closed;
     expect(event.code).toBe(4401);
@@ -355,7 +229,7 @@ describe("the socket", () => {
     const expiresAt = Math.floor(Date.now() / 1000) + 3;
     const token = await sign({ sub: alice.sub, exp: expiresAt }, hmacKey(secret));
     const { client, closed, ack } = connect({ authorization: `Bearer ${token}` });
-    const changes = new Changes(client, "taskChanged");
+    const changes = new Changes(client, "taskChanged", api);
     await changes.live(alice);
     expect(ack()).toEqual({ expiresAt });
 
@@ -400,10 +274,10 @@ describe("the socket", () => {
 });
 
 describe("the LISTEN connection", () => {
-  it("ends the subscriptions it carried with UNAVAILABLE when it is lost, and a new subscription works", async () => {
+  it("closes every socket with 1013 when it is lost, since events may have been missed; a new socket works", async () => {
     const alice = await user("alice");
-    const { client } = connect({ authorization: `Bearer ${alice.token}` });
-    const changes = new Changes(client, "taskChanged");
+    const socket = connect({ authorization: `Bearer ${alice.token}` });
+    const changes = new Changes(socket.client, "taskChanged", api);
     await changes.live(alice);
 
     // The API's listening session: the authenticator's only one whose last statement was a (UN)LISTEN.
@@ -413,17 +287,17 @@ describe("the LISTEN connection", () => {
       [roleNames().authenticator],
     );
     expect(rows).toEqual([{ killed: true }]);
-    // Events may have been missed: the subscription ends rather than go on with a gap.
-    await expect(changes.next()).rejects.toEqual([
+    expect(await within(socket.closed, 5000, "the socket to close")).toEqual(
       expect.objectContaining({
-        message: "live updates were interrupted and events may have been missed; subscribe again",
-        extensions: expect.objectContaining({ code: "UNAVAILABLE" }),
+        code: CLOSE_CODES.listenerLost,
+        reason: "Live updates were interrupted; reconnect and refetch",
       }),
-    ]);
+    );
+    await expect(changes.next()).rejects.toBeDefined(); // the subscription ended with the socket
 
-    const again = new Changes(client, "taskChanged");
+    const again = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged", api);
     await again.live(alice);
-    const rowId = await createTask(alice, "After the outage");
+    const rowId = await createTask(api, alice, "After the outage");
     expect(await again.next()).toMatchObject({ event: "CREATED", rowId });
   });
 });
