@@ -9,7 +9,7 @@ import { Client } from "pg";
 import WebSocket from "ws";
 import { roleNames } from "../../src/db/migrations";
 import { changeChannel } from "../../src/realtime/channels";
-import { CLOSE_CODES } from "../../src/realtime/websocket";
+import { CLOSE_CODES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../../src/realtime/websocket";
 import { jwtConfig, startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
 import { Changes, createTask, gql, openSocket, within, type User } from "../support/liveUpdates";
@@ -248,6 +248,26 @@ describe("the socket", () => {
     const attempt = client.iterate({ query: "{ currentUserId }" });
     await expect(attempt.next()).rejects.toEqual([
       expect.objectContaining({ extensions: expect.objectContaining({ code: "BAD_USER_INPUT" }) }),
+    ]);
+  });
+
+  it("applies the query limits to subscriptions: page size, and at most 20 at once per socket", async () => {
+    const alice = await user("alice");
+    const { client } = connect({ authorization: `Bearer ${alice.token}` });
+    const tooLarge = client.iterate({
+      query: "subscription { listChanged { list { tasks(first: 101) { nodes { title } } } } }",
+    });
+    await expect(tooLarge.next()).rejects.toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: "LIMIT_EXCEEDED", limit: "pageSize" }) }),
+    ]);
+
+    const twenty = Array.from({ length: MAX_SUBSCRIPTIONS_PER_SOCKET }, () => new Changes(client, "taskChanged", api));
+    await twenty[0]!.live(alice); // the first is listening; the rest share its LISTEN
+    const oneMore = client.iterate({ query: "subscription { taskChanged { event } }" });
+    await expect(oneMore.next()).rejects.toEqual([
+      expect.objectContaining({
+        extensions: expect.objectContaining({ code: "LIMIT_EXCEEDED", limit: "subscriptions" }),
+      }),
     ]);
   });
 
