@@ -6,6 +6,7 @@ import { PgAggregatesPreset } from "@graphile/pg-aggregates";
 import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
 import type { Pool } from "pg";
 import { makePgService, type PgSubscriber } from "postgraphile/adaptors/pg";
+import { requestTransactionsAdaptor } from "./db/requestTransactions";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { identityOf } from "./auth/middleware";
@@ -66,13 +67,17 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       makeResponsePlugin(RETRY_AFTER_SECONDS, log),
     ],
     pgServices: [
-      makePgService({
-        pool,
-        ...(pgSubscriber ? { pgSubscriber } : { pubsub: false }),
-        schemas: ["app_public"],
-        // Introspect as a signed-in user, so the schema offers exactly what that role was granted.
-        pgSettingsForIntrospection: { role: roles.user },
-      }),
+      {
+        ...makePgService({
+          pool,
+          ...(pgSubscriber ? { pgSubscriber } : { pubsub: false }),
+          schemas: ["app_public"],
+          // Introspect as a signed-in user, so the schema offers exactly what that role was granted.
+          pgSettingsForIntrospection: { role: roles.user },
+        }),
+        // Identity and transaction in one round trip (db/requestTransactions.ts).
+        adaptor: requestTransactionsAdaptor,
+      },
     ],
     schema: {
       connectionFilterAllowedOperators: FILTER_OPERATORS,
