@@ -32,7 +32,7 @@ export function makeKeySource(config: JwtConfig, log: Logger): KeySource {
   const { source } = config;
   switch (source.kind) {
     case "secret":
-      return fixed(new TextEncoder().encode(source.secret), narrow(["HS256"], config.algorithms));
+      return fixed(importSecret(source.secret), narrow(["HS256"], config.algorithms));
     case "publicKey": {
       const key = parsePublicKey(source.key);
       return fixed(key, narrow(algorithmsFor(key), config.algorithms));
@@ -44,7 +44,23 @@ export function makeKeySource(config: JwtConfig, log: Logger): KeySource {
   }
 }
 
-function fixed(key: Uint8Array | KeyObject, algorithms: string[]): KeySource {
+/**
+ * Given raw bytes, jose imports them as a WebCrypto key on every verification (a
+ * measurable share of a request); imported once here instead. Usable only for HMAC
+ * with SHA-256, i.e. HS256, the one algorithm a secret is allowed.
+ */
+function importSecret(secret: string): JWTVerifyGetKey {
+  const key = crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["verify"],
+  );
+  return () => key;
+}
+
+function fixed(key: VerificationKey, algorithms: string[]): KeySource {
   return { key, algorithms, ready: () => true };
 }
 
