@@ -5,8 +5,9 @@
  * guaranteed: settings are transaction-local, values arrive byte for byte, and a
  * failure anywhere leaves a clean connection for the next request.
  */
-import { Pool, type PoolClient } from "pg";
-import { makeRequestWithPgClient } from "../../src/db/requestTransactions";
+import fc from "fast-check";
+import { escapeLiteral, Pool, type PoolClient } from "pg";
+import { beginWithSettings, makeRequestWithPgClient } from "../../src/db/requestTransactions";
 import { roleNames } from "../../src/db/migrations";
 import { testDb } from "../support/env";
 
@@ -51,6 +52,18 @@ it("sets the identity in the same round trip as begin, so a read costs three sta
   expect(sent).toHaveLength(3);
   expect(sent[0]).toMatch(/^begin; select set_config\(/);
   expect(sent[2]).toBe("commit");
+});
+
+it("quotes every name and value exactly as pg's escapeLiteral does", () => {
+  const text = fc.string({ unit: fc.constantFrom("'", "\\", '"', "a", "$", ";", "\u00e9", "\u{1F600}") });
+  fc.assert(
+    fc.property(text, text, (name, value) => {
+      expect(beginWithSettings({ [name]: value })).toBe(
+        `begin; select set_config(${escapeLiteral(name)}, ${escapeLiteral(value)}, true)`,
+      );
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 it("keeps the settings transaction-local: the connection's next user starts with no identity", async () => {
