@@ -14,11 +14,47 @@ export type Captured = Record<string, { statements: string[]; transactions: numb
 
 const ENTRY_START = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ \[\d+\] /m;
 const STATEMENT = /^[^\n]*?LOG:\s+(?:statement|execute [^:]+):\s*([\s\S]*)$/;
-// The last one is @dataplan/pg's once-per-connection set-up; the floor and pgbench apply it too.
-const PLUMBING =
-  /^(begin|commit|rollback|select set_config\(el->>0, el->>1, true\) from json_array_elements\(\$1::json\) el|set jit_optimize_above_cost = -1;?)$/i;
+/**
+ * Transaction control and the identity set-up, in whichever form the API sends them
+ * (@dataplan/pg's `set_config(el->>0, el->>1, true) from json_array_elements($1)`, or
+ * `begin; select set_config(…), …` in one round trip), and @dataplan/pg's
+ * once-per-connection `set jit_optimize_above_cost`: not part of a scenario's SQL.
+ */
+function isPlumbing(sql: string): boolean {
+  if (/^(begin|commit|rollback)$/i.test(sql) || /^set jit_optimize_above_cost = -1$/i.test(sql)) return true;
+  const setup = /^(?:begin; ?)?select (set_config\([^;]*)$/i.exec(sql);
+  return setup !== null && !/\bfrom\b(?! json_array_elements\(\$1::json\) el$)/i.test(setup[1]!);
+}
 
 export const normalizeSql = (text: string) => text.replace(/\s+/g, " ").trim().replace(/;$/, "");
+
+/**
+ * Switches log_statement on for connections opened from now on. A backend that is
+ * already idle applies a reload only after its next command, so this must come before
+ * the API opens its pool; switch it off (the returned function) after the capture.
+ */
+export async function logStatements(db: BenchDatabase): Promise<() => Promise<void>> {
+  const set = async (sql: string, expected: string) => {
+    const admin = new Client({ connectionString: db.superuserUrl });
+    await admin.connect();
+    try {
+      await admin.query(sql);
+      await admin.query("select pg_reload_conf()");
+    } finally {
+      await admin.end();
+    }
+    // The postmaster rereads the file asynchronously: a fresh connection shows when it has.
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const probe = new Client({ connectionString: db.superuserUrl });
+      await probe.connect();
+      const { rows } = await probe.query<{ log_statement: string }>("show log_statement").finally(() => probe.end());
+      if (rows[0]?.log_statement === expected) return;
+    }
+    throw new Error(`log_statement did not become ${expected}`);
+  };
+  await set("alter system set log_statement = 'all'", "all");
+  return () => set("alter system reset log_statement", "none");
+}
 
 export async function captureSql(
   db: BenchDatabase,
@@ -33,20 +69,18 @@ export async function captureSql(
     text += `${line.replace(/^\[STDERR\] /, "")}\n`;
     for (const [marker, resolve] of waiting) if (text.includes(marker)) resolve();
   });
-  const admin = new Client({ connectionString: db.superuserUrl });
-  await admin.connect();
   // A query the log must show after the request's own: once it is there, so is everything before it.
+  // A fresh connection each time, so it has the current log_statement.
   const flush = async (marker: string) => {
     const seen = new Promise<void>((resolve) => waiting.set(marker, resolve));
-    await admin.query(`select '${marker}'`);
+    const admin = new Client({ connectionString: db.superuserUrl });
+    await admin.connect();
+    await admin.query(`select '${marker}'`).finally(() => admin.end());
     await seen;
     waiting.delete(marker);
   };
   const captured: Captured = {};
   try {
-    await admin.query("alter system set log_statement = 'all'");
-    await admin.query("select pg_reload_conf()");
-    await flush("bench-capture-start");
     for (const [i, scenario] of scenarios.entries()) {
       if (scenario.kind === "invalid") continue;
       text = "";
@@ -65,14 +99,11 @@ export async function captureSql(
         .map(normalizeSql)
         .filter((sql) => !sql.includes("bench-capture-"));
       captured[scenario.name] = {
-        statements: all.filter((sql) => !PLUMBING.test(sql)),
-        transactions: all.filter((sql) => /^begin$/i.test(sql)).length,
+        statements: all.filter((sql) => !isPlumbing(sql)),
+        transactions: all.filter((sql) => /^begin\b/i.test(sql)).length,
       };
     }
   } finally {
-    await admin.query("alter system reset log_statement").catch(() => {});
-    await admin.query("select pg_reload_conf()").catch(() => {});
-    await admin.end();
     db.onLog(undefined);
   }
   return captured;

@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { Client } from "pg";
 import { loadConfig } from "../src/config";
 import { roleNames } from "../src/db/migrations";
-import { captureSql, sqlDifferences, transactionNotes } from "./capture";
+import { captureSql, logStatements, sqlDifferences, transactionNotes } from "./capture";
 import { startBenchDatabase } from "./database";
 import { explainScenarios } from "./explain";
 import { load, loadMix } from "./load";
@@ -89,10 +89,16 @@ function options() {
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-/** Calls of the API's identity set-up statement so far: one per transaction it begins. */
-async function apiTransactions(client: Client): Promise<number> {
+/**
+ * Statements run so far as the signed-in user's role (pg_stat_statements): every
+ * request with a valid token runs at least its identity set-up that way, whatever form
+ * the API gives it. Measured around one system's run while nothing else uses the
+ * database, so the difference is that run's.
+ */
+async function userStatements(client: Client): Promise<number> {
   const { rows } = await client.query<{ calls: string }>(
-    "select coalesce(sum(calls), 0) as calls from pg_stat_statements where query like 'select set_config(el->>0, el->>1, true)%'",
+    "select coalesce(sum(calls), 0) as calls from pg_stat_statements where userid = $1::regrole",
+    [roleNames().user],
   );
   return Number(rows[0]!.calls);
 }
@@ -101,8 +107,19 @@ async function main(): Promise<void> {
   const opts = options();
   if (opts.only.has("load")) checkPgbench();
   const db = await startBenchDatabase(opts.port, `bench_${opts.scale}`);
+  if (process.env.BENCH_PG_LOG) db.onLog(say);
   const admin = new Client({ connectionString: db.superuserUrl });
   const servers: Server[] = [];
+  const cleanUp = async () => {
+    for (const server of servers.reverse()) await server.stop().catch(() => {});
+    servers.length = 0;
+    await admin.end().catch(() => {});
+    await db.stop();
+  };
+  // Interrupted (Ctrl-C, a timeout): stop the children and the cluster rather than orphan them.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+  }
   try {
     await admin.connect();
     const seed = await ensureSeeded(admin, opts.scale, say);
@@ -112,6 +129,8 @@ async function main(): Promise<void> {
     const forged = await forgedToken(users[0]!.sub);
     const clock = runClock();
     const serverOptions = { authUrl: db.authUrl, secret, poolSize: opts.poolSize, logLevel: opts.logLevel };
+    // The API's connections must open with log_statement on, for the capture below.
+    const stopLogging = await logStatements(db);
     const api = await startServer("api", serverOptions);
     servers.push(api);
     const postgres = (await admin.query<{ version: string }>("select version()")).rows[0]!.version;
@@ -125,7 +144,7 @@ async function main(): Promise<void> {
       notes: [],
     };
 
-    const captured = await captureSql(db, api.url, users[0]!, clock, SCENARIOS);
+    const captured = await captureSql(db, api.url, users[0]!, clock, SCENARIOS).finally(stopLogging);
     if (opts.only.has("sql")) {
       for (const [name, { statements, transactions }] of Object.entries(captured)) {
         process.stdout.write(`-- ${name} (${transactions} transaction(s))\n${statements.join(";\n")};\n\n`);
@@ -151,7 +170,7 @@ async function main(): Promise<void> {
           const order = [...systems.slice(round % 3), ...systems.slice(0, round % 3)];
           for (const system of order) {
             if (system === "pgbench" && scenario.kind === "invalid") continue;
-            const before = system === "api" ? await apiTransactions(admin) : 0;
+            const before = system === "api" ? await userStatements(admin) : 0;
             const measured =
               system === "pgbench"
                 ? await runPgbench(scenario, {
@@ -165,7 +184,7 @@ async function main(): Promise<void> {
                   })
                 : await load(scenario, { ...loadOptions, system, baseUrl: system === "api" ? api.url : floor.url });
             if (system === "api" && (scenario.kind === "invalid" || index === 0)) {
-              const began = (await apiTransactions(admin)) - before;
+              const began = (await userStatements(admin)) - before;
               const t = (loadResults.find((r) => r.kind === "invalid")!.apiTransactions ??= {
                 duringInvalid: 0,
                 invalidRequests: 0,
@@ -233,9 +252,7 @@ async function main(): Promise<void> {
       say(`wrote ${path.relative(process.cwd(), writeResults(results))}`);
     }
   } finally {
-    for (const server of servers.reverse()) await server.stop();
-    await admin.end().catch(() => {});
-    await db.stop();
+    await cleanUp();
   }
 }
 
