@@ -56,7 +56,7 @@ function options() {
       only: { type: "string", default: "load,explain,open" },
       "rate-fraction": { type: "string", default: "0.7" },
       "soak-seconds": { type: "string", default: "600" },
-      "explain-runs": { type: "string", default: "5" },
+      "explain-runs": { type: "string", default: "21" },
       "log-level": { type: "string", default: "warn" },
       port: { type: "string", default: process.env.BENCH_PG_PORT ?? "54339" },
     },
