@@ -128,15 +128,24 @@ function explainSection(rows: ExplainRow[]): string[] {
   ];
 }
 
-function openSection(title: string, o: OpenModelResult, extra: string[]): string[] {
+/** Memory growth is only judged on the soak: a short run is all warm-up. */
+function openSection(title: string, o: OpenModelResult, extra: string[], memory: boolean): string[] {
+  const header = "| rate req/s | achieved req/s | p50 ms | p99 ms | p99/p50 (≤ 3) | errors (0) |";
+  const row =
+    `| ${f(o.ratePerSecond, 0)} | ${f(o.requestsPerSecond, 0)} | ${f(o.p50Ms, 2)} | ${f(o.p99Ms, 2)} | ` +
+    `${f(o.p99Ms / o.p50Ms, 2)} ${verdict(o.p99Ms <= 3 * o.p50Ms)} | ${o.errors} ${verdict(o.errors === 0)} |`;
+  const growth = o.rssGrowthAfterWarmupPercent;
   return [
-    `| rate req/s | achieved req/s | p50 ms | p99 ms | p99/p50 (≤ 3) | errors (0) | RSS after warm-up → end | growth (< 10 %) |`,
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    `| ${f(o.ratePerSecond, 0)} | ${f(o.requestsPerSecond, 0)} | ${f(o.p50Ms, 2)} | ${f(o.p99Ms, 2)} | ${f(o.p99Ms / o.p50Ms, 2)} ${verdict(o.p99Ms <= 3 * o.p50Ms)} | ` +
-      `${o.errors} ${verdict(o.errors === 0)} | ${rssRange(o)} | ${f(o.rssGrowthAfterWarmupPercent)} % ${verdict(o.rssGrowthAfterWarmupPercent < 10)} |`,
+    `### ${title}`,
+    "",
+    memory ? `${header} RSS after warm-up → end | growth (< 10 %) |` : header,
+    memory
+      ? "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+      : "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    memory ? `${row} ${rssRange(o)} | ${f(growth)} % ${verdict(growth < 10)} |` : row,
     "",
     ...extra,
-  ].map((line, i) => (i === 0 ? `### ${title}\n\n${line}` : line));
+  ];
 }
 
 function rssRange(o: OpenModelResult): string {
@@ -166,10 +175,11 @@ export function markdown(results: Results): string {
         `${results.open.seconds} s at ${f(results.open.ratePerSecond / results.open.maxRatePerSecond, 2)} × the max`,
         results.open,
         [`max (closed model, same mix): ${f(results.open.maxRatePerSecond, 0)} req/s`, ""],
+        false,
       ),
     );
   }
-  if (results.soak) lines.push(...openSection(`soak, ${results.soak.seconds} s`, results.soak, []));
+  if (results.soak) lines.push(...openSection(`soak, ${results.soak.seconds} s`, results.soak, [], true));
   return `${lines.join("\n")}\n`;
 }
 
