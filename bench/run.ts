@@ -225,10 +225,8 @@ async function main(): Promise<void> {
       say(`open model: measuring the API's max rate on the scenario mix for ${opts.duration} s`);
       const max = await loadMix(mix, { ...loadOptions, system: "api", baseUrl: api.url });
       const rate = Math.max(1, Math.round(max.requestsPerSecond * opts.rateFraction));
-      // Many connections, so a slow answer on one does not hold back the schedule.
       const open = {
         ...loadOptions,
-        connections: opts.connections * 4,
         system: "api" as const,
         baseUrl: api.url,
         rate,
