@@ -30,6 +30,8 @@ export interface Scenario {
   variables(user: BenchUser, clock: RunClock): Record<string, unknown>;
   /** Empty for the invalid-token scenario: it must never reach the database. */
   sql: Statement[];
+  /** Inserts tasks titled CREATED_TITLE, which the runner removes after each measurement. */
+  createsRows?: boolean;
 }
 
 export const runClock = (at = new Date()): RunClock => ({
@@ -113,6 +115,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "create a task",
     kind: "write",
+    createsRows: true,
     query: `mutation CreateTask($task: TaskInput!) { createTask(input: { task: $task }) { task { rowId createdAt } } }`,
     variables: (_user, clock) => ({ task: { title: CREATED_TITLE, priority: "MEDIUM", dueAt: clock.weekEnd } }),
     sql: [
