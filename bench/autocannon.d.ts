@@ -2,7 +2,6 @@
 declare module "autocannon" {
   interface Client {
     setHeadersAndBody(headers: Record<string, string>, body: string): void;
-    setRequests(requests: Array<{ method: string; path: string; headers: Record<string, string>; body: string }>): void;
   }
   interface Options {
     url: string;

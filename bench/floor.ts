@@ -22,10 +22,13 @@ if (config.jwt?.source.kind !== "secret" || !config.authDatabaseUrl) {
   throw new Error("the floor needs JWT_SECRET and AUTH_DATABASE_URL");
 }
 const key = new TextEncoder().encode(config.jwt.source.secret);
-const pool = new Pool({ connectionString: config.authDatabaseUrl, max: config.poolSize });
+// jit_optimize_above_cost: the setting @dataplan/pg gives its connections, so both plan alike.
+const pool = new Pool({
+  connectionString: config.authDatabaseUrl,
+  max: config.poolSize,
+  options: "-c jit_optimize_above_cost=-1",
+});
 pool.on("error", (error) => log.warn({ err: error }, "idle database connection failed"));
-// The per-connection setting @dataplan/pg applies to each new connection, so both plan alike.
-pool.on("connect", (client) => void client.query("set jit_optimize_above_cost = -1").catch(() => {}));
 
 const unauthorized = (res: Response) =>
   res.status(401).json({ errors: [{ message: "Invalid token", extensions: { code: "UNAUTHENTICATED" } }] });

@@ -33,35 +33,6 @@ export function requestFor(system: System, scenario: Scenario, user: BenchUser, 
     : { path: `/scenario/${SCENARIOS.indexOf(scenario)}`, body: JSON.stringify({ variables }) };
 }
 
-/**
- * A mix: each connection cycles through `scenarios` (valid ones only) as its own user —
- * the open-model and soak runs use it, so they exercise reads and writes together.
- */
-export async function loadMix(scenarios: Scenario[], options: LoadOptions): Promise<Measurement> {
-  let next = 0;
-  const result = await autocannon({
-    url: options.baseUrl,
-    method: "POST",
-    connections: options.connections,
-    duration: options.seconds,
-    ...(options.rate ? { overallRate: options.rate } : {}),
-    timeout: 10,
-    setupClient(client) {
-      const user = options.users[next++ % options.users.length]!;
-      const headers = { "content-type": "application/json", authorization: `Bearer ${user.token}` };
-      client.setRequests(
-        scenarios.map((scenario) => ({
-          method: "POST",
-          headers,
-          ...requestFor(options.system, scenario, user, options.clock),
-        })),
-      );
-    },
-    verifyBody: (body) => !body.includes('"errors"'),
-  });
-  return measurement(result, "200", options.seconds);
-}
-
 export async function load(scenario: Scenario, options: LoadOptions): Promise<Measurement> {
   const invalid = scenario.kind === "invalid";
   let next = 0;

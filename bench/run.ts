@@ -22,7 +22,7 @@ import { roleNames } from "../src/db/migrations";
 import { captureSql, logStatements, sqlDifferences, transactionNotes } from "./capture";
 import { startBenchDatabase } from "./database";
 import { explainScenarios } from "./explain";
-import { load, loadMix } from "./load";
+import { load } from "./load";
 import { checkPgbench, runPgbench } from "./pgbench";
 import {
   describeCommit,
@@ -35,7 +35,7 @@ import {
 import { CREATED_TITLE, runClock, SCENARIOS } from "./scenarios";
 import { ensureSeeded, parseScale } from "./seed";
 import { startServer, type Server } from "./servers";
-import { openModel } from "./soak";
+import { maxRate, openModel } from "./soak";
 import { combine, type Measurement } from "./stats";
 import { benchSecret, benchUsers, forgedToken } from "./users";
 
@@ -231,7 +231,7 @@ async function main(): Promise<void> {
     const mix = SCENARIOS.filter((s) => s.kind !== "invalid");
     if (opts.only.has("open") || opts.only.has("soak")) {
       say(`open model: measuring the API's max rate on the scenario mix for ${opts.duration} s`);
-      const max = await loadMix(mix, { ...loadOptions, system: "api", baseUrl: api.url });
+      const max = await maxRate(mix, { ...loadOptions, system: "api", baseUrl: api.url });
       const rate = Math.max(1, Math.round(max.requestsPerSecond * opts.rateFraction));
       const open = {
         ...loadOptions,
