@@ -86,7 +86,7 @@ export async function runPgbench(scenario: Scenario, options: PgbenchOptions): P
       "-c",
       String(options.clients),
       "-j",
-      "2",
+      String(Math.min(2, options.clients)),
       "-T",
       String(options.seconds),
       "-f",
