@@ -103,10 +103,11 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
         const pgSettings: Record<string, string> = identity
           ? { role: roles.user, "request.jwt.claims": JSON.stringify(identity), statement_timeout: statementTimeout }
           : { role: roles.anonymous, "request.jwt.claims": "", statement_timeout: statementTimeout };
-        // Live updates listen on the caller's own channels, derived here from the verified sub.
+        // Live updates listen on the caller's own channels, derived here from the verified sub;
+        // only on a socket: over HTTP a subscription would hold the request open.
         return {
           pgSettings: { ...args.contextValue?.pgSettings, ...pgSettings },
-          ...(identity ? { changeChannels: changeChannelsFor(identity.sub) } : {}),
+          ...(identity && socket ? { changeChannels: changeChannelsFor(identity.sub) } : {}),
         };
       },
     },

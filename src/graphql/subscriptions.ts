@@ -30,8 +30,13 @@ export const SubscriptionsPlugin = extendSchema((build) => {
   const changesOf = (table: ChangeTable) => ({
     subscribePlan() {
       const $topic = lambda(context().get("changeChannels"), (channels) => {
-        // The socket refuses anonymous callers already; this keeps any other route honest too.
-        if (!channels) throw new ApiError("UNAUTHENTICATED", "sign in to subscribe to changes");
+        // Given only to a signed-in WebSocket (graphile.config.ts): HTTP and anonymous callers stop here.
+        if (!channels) {
+          throw new ApiError(
+            "BAD_USER_INPUT",
+            "subscriptions are served over WebSocket (graphql-ws), to signed-in users",
+          );
+        }
         return channels[table];
       });
       return listen(context().get("pgSubscriber"), $topic, ($payload) => jsonParse<ChangeNotification>($payload));

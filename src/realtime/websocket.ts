@@ -157,11 +157,14 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
   });
 
   function closeAtExpiry(socket: WebSocket, expiresAtMs: number) {
+    // The client may have gone while its token was being verified: then there is nothing to time.
+    if (socket.readyState !== socket.OPEN) return;
     let timer: NodeJS.Timeout;
     const arm = () => {
       const delay = expiresAtMs - Date.now();
       if (delay <= 0) return closeWith(socket, CLOSE_CODES.tokenExpired, "Token expired: reconnect with a fresh token");
-      timer = setTimeout(arm, Math.min(delay, MAX_TIMER_MS));
+      // unref: an open socket's timer must not keep a stopping process alive.
+      timer = setTimeout(arm, Math.min(delay, MAX_TIMER_MS)).unref();
     };
     arm();
     socket.once("close", () => clearTimeout(timer));
@@ -174,7 +177,7 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
       if (!answered) return socket.terminate();
       answered = false;
       socket.ping();
-    }, KEEPALIVE_MS);
+    }, KEEPALIVE_MS).unref();
     socket.once("close", () => clearInterval(timer));
   }
 

@@ -242,6 +242,19 @@ describe("the socket", () => {
     await expect(changes.next()).rejects.toBeDefined(); // the subscription ended with it
   });
 
+  it("is the only way in: a subscription sent over HTTP is refused at once, signed in or not", async () => {
+    const alice = await user("alice");
+    for (const token of [alice.token, undefined]) {
+      const { body } = await api.graphql("subscription { taskChanged { event } }", {}, token ? { token } : {});
+      expect(body.errors).toEqual([
+        expect.objectContaining({
+          message: "subscriptions are served over WebSocket (graphql-ws), to signed-in users",
+          extensions: expect.objectContaining({ code: "BAD_USER_INPUT" }),
+        }),
+      ]);
+    }
+  });
+
   it("carries subscriptions only: queries and mutations belong on HTTP", async () => {
     const alice = await user("alice");
     const { client } = connect({ authorization: `Bearer ${alice.token}` });
