@@ -15,52 +15,38 @@
  */
 import { spawnSync } from "node:child_process";
 import { ROOT_DIR } from "../paths";
-import { startDevDatabase } from "./dev";
+import { runCommand, withDevDatabase } from "./command";
 import { migrateDatabase, setupRoles } from "./migrations";
 
-const DEFAULT_EMBEDDED_PORT = 54329;
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> | number {
+  if (args[0] === "setup") return setup(env);
+  const cli = require.resolve("graphile-migrate/dist/cli.js");
+  const result = spawnSync(process.execPath, [cli, ...args], { cwd: ROOT_DIR, env, stdio: "inherit" });
+  return result.status ?? 1;
+}
 
-async function main(args: string[]): Promise<number> {
-  const env = { ...process.env };
-  let stop = async () => {};
-  if (!env.DATABASE_URL) {
-    if (env.NODE_ENV === "production") {
-      throw new Error("DATABASE_URL is required in production (the owner's connection string)");
-    }
-    const port = Number(env.EMBEDDED_PG_PORT ?? DEFAULT_EMBEDDED_PORT);
-    const db = await startDevDatabase(port, (line) => process.stderr.write(`${line}\n`));
-    Object.assign(env, {
+async function setup(env: NodeJS.ProcessEnv): Promise<number> {
+  const { DATABASE_URL, ROOT_DATABASE_URL, AUTH_DATABASE_URL } = env;
+  if (!ROOT_DATABASE_URL || !AUTH_DATABASE_URL) {
+    throw new Error("db:setup needs ROOT_DATABASE_URL (a superuser) and AUTH_DATABASE_URL (the authenticator)");
+  }
+  const urls = { rootUrl: ROOT_DATABASE_URL, ownerUrl: DATABASE_URL!, authUrl: AUTH_DATABASE_URL };
+  await setupRoles(urls);
+  await migrateDatabase(urls);
+  process.stderr.write("roles set up, database migrated\n");
+  return 0;
+}
+
+runCommand(async () => {
+  const args = process.argv.slice(2);
+  if (process.env.DATABASE_URL) return run(args, process.env);
+  return withDevDatabase(process.env, async (db) =>
+    run(args, {
+      ...process.env,
       DATABASE_URL: db.ownerUrl,
       ROOT_DATABASE_URL: db.rootUrl,
       SHADOW_DATABASE_URL: db.shadowUrl,
       AUTH_DATABASE_URL: db.authUrl,
-    });
-    stop = db.stop;
-  }
-  try {
-    if (args[0] === "setup") {
-      const { DATABASE_URL, ROOT_DATABASE_URL, AUTH_DATABASE_URL } = env;
-      if (!ROOT_DATABASE_URL || !AUTH_DATABASE_URL) {
-        throw new Error("db:setup needs ROOT_DATABASE_URL (a superuser) and AUTH_DATABASE_URL (the authenticator)");
-      }
-      const urls = { rootUrl: ROOT_DATABASE_URL, ownerUrl: DATABASE_URL!, authUrl: AUTH_DATABASE_URL };
-      await setupRoles(urls);
-      await migrateDatabase(urls);
-      process.stderr.write("roles set up, database migrated\n");
-      return 0;
-    }
-    const cli = require.resolve("graphile-migrate/dist/cli.js");
-    const result = spawnSync(process.execPath, [cli, ...args], { cwd: ROOT_DIR, env, stdio: "inherit" });
-    return result.status ?? 1;
-  } finally {
-    await stop();
-  }
-}
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+    }),
+  );
+});

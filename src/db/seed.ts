@@ -8,48 +8,35 @@
  */
 import { Client } from "pg";
 import { loadConfig } from "../config";
+import { runCommand, withDevDatabase } from "./command";
 import { DEMO_USERS, seedDemoData } from "./demoData";
-import { startDevDatabase } from "./dev";
 
-async function main(): Promise<number> {
+async function seed(authUrl: string, userRole: string): Promise<number> {
+  const client = new Client({ connectionString: authUrl });
+  await client.connect();
+  try {
+    const { inserted, updated, unchanged } = await seedDemoData(client, { userRole });
+    const users = DEMO_USERS.map((user) => user.sub).join(", ");
+    process.stdout.write(
+      `db:seed: demo data for ${users}: ${inserted} rows inserted, ${updated} restored, ${unchanged} already there\n` +
+        `Try it:  TOKEN=$(npm run -s token -- alice)   then send "Authorization: Bearer $TOKEN" to /graphql\n`,
+    );
+    return 0;
+  } finally {
+    await client.end();
+  }
+}
+
+runCommand(async () => {
   if (process.env.NODE_ENV === "production") {
     throw new Error("db:seed loads demo users and refuses to run with NODE_ENV=production");
   }
   const config = loadConfig(process.env);
-  let authUrl = config.authDatabaseUrl;
-  let stop = async () => {};
-  if (!authUrl) {
-    if (process.env.DATABASE_URL) {
-      // The owner cannot become a request role, and the demo data must pass the policies as users.
-      throw new Error("db:seed writes as each demo user through the authenticator: set AUTH_DATABASE_URL too");
-    }
-    const db = await startDevDatabase(config.embeddedPort, (line) => process.stderr.write(`${line}\n`));
-    authUrl = db.authUrl;
-    stop = db.stop;
+  const userRole = config.roles.user;
+  if (config.authDatabaseUrl) return seed(config.authDatabaseUrl, userRole);
+  if (process.env.DATABASE_URL) {
+    // The owner cannot become a request role, and the demo data must pass the policies as users.
+    throw new Error("db:seed writes as each demo user through the authenticator: set AUTH_DATABASE_URL too");
   }
-  try {
-    const client = new Client({ connectionString: authUrl });
-    await client.connect();
-    try {
-      const { inserted, updated, unchanged } = await seedDemoData(client, { userRole: config.roles.user });
-      const users = DEMO_USERS.map((user) => user.sub).join(", ");
-      process.stdout.write(
-        `db:seed: demo data for ${users}: ${inserted} rows inserted, ${updated} restored, ${unchanged} already there\n` +
-          `Try it:  TOKEN=$(npm run -s token -- alice)   then send "Authorization: Bearer $TOKEN" to /graphql\n`,
-      );
-      return 0;
-    } finally {
-      await client.end();
-    }
-  } finally {
-    await stop();
-  }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+  return withDevDatabase(process.env, (db) => seed(db.authUrl, userRole));
+});
