@@ -17,17 +17,10 @@ type WithPgClient = ReturnType<typeof pgAdaptor.makeWithPgClientViaPgClientAlrea
 type PgSettings = Parameters<WithPgClient>[0];
 type PgClient = Parameters<Parameters<WithPgClient>[1]>[0];
 
-/**
- * pg's escapeLiteral, without its character-by-character copy when there is nothing
- * to escape (the usual claims): for a string with no quote and no backslash its
- * answer is the string between single quotes, which is what this returns.
- */
-const literal = (value: string) => (value.includes("'") || value.includes("\\") ? escapeLiteral(value) : `'${value}'`);
-
 /** `begin; select set_config('k', 'v', true), …` — one message, one round trip. */
 export function beginWithSettings(settings: Record<string, string>): string {
   const calls = Object.entries(settings).map(
-    ([name, value]) => `set_config(${literal(name)}, ${literal(value)}, true)`,
+    ([name, value]) => `set_config(${escapeLiteral(name)}, ${escapeLiteral(value)}, true)`,
   );
   return `begin; select ${calls.join(", ")}`;
 }

@@ -27,6 +27,23 @@ it("answers 400 to an invalid document when the client accepts application/graph
   }
 });
 
+it("answers 405 with Allow: POST and BAD_USER_INPUT to a GraphQL request sent as GET", async () => {
+  const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), production: true });
+  try {
+    const response = await fetch(`${api.url}/graphql?query=${encodeURIComponent("{ currentUserId }")}`, {
+      headers: { accept: "application/json" },
+    });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("POST");
+    const body = (await response.json()) as { errors: Array<{ message: string; extensions: { code: string } }> };
+    expect(body.errors).toEqual([
+      { message: "GraphQL requests must use POST", extensions: { code: "BAD_USER_INPUT" } },
+    ]);
+  } finally {
+    await api.close();
+  }
+});
+
 describe.each([false, true])("with production = %s", (production) => {
   let api: TestApi;
   let token: string;
