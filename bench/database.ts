@@ -24,7 +24,7 @@ export interface BenchDatabase extends DatabaseUrls {
 const SECRETS_FILE = path.join(DATA_DIR, "bench-secrets.json");
 /**
  * Enough memory for the 10M-row scale to stay cached (the machine has far more), and
- * pg_stat_statements: it counts the API's transactions (e.g. none for a refused token).
+ * pg_stat_statements, for finding where the database's time goes.
  */
 const SERVER_SETTINGS: Record<string, string> = {
   shared_buffers: "2GB",

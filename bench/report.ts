@@ -20,7 +20,7 @@ export interface ScenarioResult {
   kind: Kind;
   /** Per system: the combined measurement and every round's. */
   systems: Partial<Record<SystemName, { combined: Measurement; rounds: Measurement[] }>>;
-  /** Invalid tokens: statements the database ran as the user role meanwhile (pg_stat_statements), and during a valid read for comparison. */
+  /** Invalid tokens: connections the API's pool handed out meanwhile (its /metrics counter), and during a valid read for comparison. */
   apiTransactions?: { duringInvalid: number; invalidRequests: number; duringValidRead: number; validRequests: number };
 }
 
@@ -106,7 +106,7 @@ function loadSection(load: ScenarioResult[]): string[] {
     if (result.apiTransactions) {
       const t = result.apiTransactions;
       lines.push(
-        `- statements run as the user role: ${t.duringInvalid} during ${t.invalidRequests} invalid-token requests to the API (target 0: no pool connection taken) ${verdict(t.duringInvalid === 0)}; ` +
+        `- API pool checkouts: ${t.duringInvalid} during ${t.invalidRequests} invalid-token requests (target 0) ${verdict(t.duringInvalid === 0)}; ` +
           `${t.duringValidRead} during ${t.validRequests} valid reads (the counter works)`,
       );
     }

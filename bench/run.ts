@@ -91,17 +91,14 @@ function options() {
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 /**
- * Statements run so far as the signed-in user's role (pg_stat_statements): every
- * request with a valid token runs at least its identity set-up that way, whatever form
- * the API gives it. Measured around one system's run while nothing else uses the
- * database, so the difference is that run's.
+ * Connections the API's pool has handed out so far (its /metrics counter): read
+ * around the API's own runs, so work another system leaves in flight cannot count.
  */
-async function userStatements(client: Client): Promise<number> {
-  const { rows } = await client.query<{ calls: string }>(
-    "select coalesce(sum(calls), 0) as calls from pg_stat_statements where userid = $1::regrole",
-    [roleNames().user],
-  );
-  return Number(rows[0]!.calls);
+async function apiCheckouts(apiUrl: string): Promise<number> {
+  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  const match = /^tasks_api_pool_checkouts_total (\d+)$/m.exec(text);
+  if (!match) throw new Error("the API's /metrics has no tasks_api_pool_checkouts_total");
+  return Number(match[1]);
 }
 
 /** Deletes the tasks the create scenario made (the seed never uses its title). */
@@ -176,7 +173,7 @@ async function main(): Promise<void> {
           const order = [...systems.slice(round % 3), ...systems.slice(0, round % 3)];
           for (const system of order) {
             if (system === "pgbench" && scenario.kind === "invalid") continue;
-            const before = system === "api" ? await userStatements(admin) : 0;
+            const before = system === "api" ? await apiCheckouts(api.url) : 0;
             const measured =
               system === "pgbench"
                 ? await runPgbench(scenario, {
@@ -190,7 +187,7 @@ async function main(): Promise<void> {
                   })
                 : await load(scenario, { ...loadOptions, system, baseUrl: system === "api" ? api.url : floor.url });
             if (system === "api" && (scenario.kind === "invalid" || index === 0)) {
-              const began = (await userStatements(admin)) - before;
+              const began = (await apiCheckouts(api.url)) - before;
               const t = (loadResults.find((r) => r.kind === "invalid")!.apiTransactions ??= {
                 duringInvalid: 0,
                 invalidRequests: 0,

@@ -61,6 +61,12 @@ export function makeObservability({
     labelNames: ["class"],
     registers: [registry],
   });
+  const checkouts = new Counter({
+    name: "tasks_api_pool_checkouts_total",
+    help: "Connections handed out by the API's pool (a refused token must never take one)",
+    registers: [registry],
+  });
+  pool.on("acquire", () => checkouts.inc());
   new Gauge({
     name: "tasks_api_pool_connections",
     help: "Connections of the API's pool: total, idle, and requests waiting for one",

@@ -95,6 +95,17 @@ describe("in development", () => {
     expect(metrics).toMatch(/tasks_api_request_duration_seconds_bucket\{le="0\.1",operation="Me",code="OK"\}/);
   });
 
+  it("counts pool checkouts: one for a signed-in request, none for a refused token", async () => {
+    const checkouts = async () =>
+      Number(/^tasks_api_pool_checkouts_total (\d+)$/m.exec(await (await fetch(`${api.url}/metrics`)).text())![1]);
+    const start = await checkouts();
+    await post(api, { query: ME }, { authorization: `Bearer ${token}` });
+    const afterValid = await checkouts();
+    await post(api, { query: ME }, { authorization: `Bearer ${token.slice(0, -2)}xx` });
+    expect(afterValid).toBeGreaterThan(start);
+    expect(await checkouts()).toBe(afterValid);
+  });
+
   it("sets security headers", async () => {
     const { response } = await post(api, { query: ME });
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
