@@ -1,10 +1,12 @@
 /**
  * RLS cost: EXPLAIN (ANALYZE, BUFFERS) of each read scenario's SQL as a real user
  * under the policies, against the same statement with an explicit
- * `where user_id = $n` run by the superuser, whom RLS does not apply to. (The owner
- * cannot be that baseline: the tables FORCE row-level security, so the owner sees
- * no rows at all.) Median execution time of several runs after a warm-up, for the
- * heaviest user and a typical one, and the plan's shape under RLS.
+ * `where user_id = $n` run by a bench-only role with BYPASSRLS that is a member of the
+ * user role: the same grants and privilege checks, minus the policies, so the
+ * difference is RLS alone. (The owner cannot be that baseline: the tables FORCE
+ * row-level security, so the owner sees no rows at all; the superuser skips the
+ * privilege checks too.) Median execution time of several runs after a warm-up, for
+ * the heaviest user and a typical one, and the plan's shape under RLS.
  */
 import { Client } from "pg";
 import { roleNames } from "../src/db/migrations";
@@ -18,6 +20,9 @@ import {
   type PlanShape,
 } from "./plans";
 import type { RunClock, Scenario } from "./scenarios";
+
+/** Exists only in the bench's own cluster: the baseline's role (see above). */
+const BASELINE_ROLE = "bench_no_rls";
 import { BENCH_PREFIX } from "./seed";
 import { median } from "./stats";
 import { md5Uuid, type BenchUser } from "./users";
@@ -57,6 +62,14 @@ export async function explainScenarios(
   await client.connect();
   const rows: ExplainRow[] = [];
   try {
+    await client.query(
+      `do $$ begin
+         if not exists (select from pg_roles where rolname = '${BASELINE_ROLE}') then
+           create role ${BASELINE_ROLE} nologin bypassrls;
+         end if;
+       end $$`,
+    );
+    await client.query(`grant ${roleNames().user} to ${BASELINE_ROLE}`);
     const indexes = new Set([
       ...(await userIdIndexes(client, "app_public.tasks")),
       ...(await userIdIndexes(client, "app_public.lists")),
@@ -83,6 +96,7 @@ export async function explainScenarios(
                   );
                   last = await explain(client, statement.text, params, true);
                 } else {
+                  await client.query("select set_config('role', $1, true)", [BASELINE_ROLE]);
                   const sql = withExplicitUser(statement.text, params.length + 1);
                   last = await explain(client, sql, [...params, user.sub], true);
                 }
