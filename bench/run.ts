@@ -8,7 +8,7 @@
  *
  *   sql      print the SQL the API sends per scenario (and whether scenarios.ts matches)
  *   load     every scenario on api, floor and pgbench, interleaved over --rounds
- *   explain  RLS as a user against an explicit where as the superuser (EXPLAIN ANALYZE)
+ *   explain  RLS as a user against an explicit where as a BYPASSRLS member of the user role (EXPLAIN ANALYZE)
  *   open     open-model load at --rate-fraction (0.7) of the API's max rate: p50, p99, errors
  *   soak     the same for --soak-seconds (600), sampling the API's resident memory
  *
@@ -221,7 +221,7 @@ async function main(): Promise<void> {
     }
 
     if (opts.only.has("explain")) {
-      say("explain: RLS as a user against an explicit where as the superuser");
+      say("explain: RLS as a user against an explicit where, without RLS");
       results.explain = await explainScenarios(db.superuserUrl, SCENARIOS, clock, seed.users, opts.explainRuns);
     }
 
