@@ -145,6 +145,9 @@ function openSection(title: string, o: OpenModelResult, extra: string[], memory:
       : "| ---: | ---: | ---: | ---: | ---: | ---: |",
     memory ? `${row} ${rssRange(o)} | ${f(growth)} % ${verdict(growth < 10)} |` : row,
     "",
+    ...(o.errorSamples?.length
+      ? ["Failures seen (first few):", "", ...o.errorSamples.map((e) => `- \`${e}\``), ""]
+      : []),
     ...extra,
   ];
 }

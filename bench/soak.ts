@@ -24,6 +24,8 @@ export interface OpenModelResult extends Measurement {
   seconds: number;
   memory: Array<{ second: number; rssBytes: number }>;
   rssGrowthAfterWarmupPercent: number;
+  /** The first few failures, as seen by the client, so a rare one can be explained. */
+  errorSamples: string[];
 }
 
 export async function openModel(
@@ -65,14 +67,19 @@ function makeSender(scenarios: Scenario[], options: LoadOptions) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
   const base = new URL(options.baseUrl);
   let errors = 0;
+  const errorSamples: string[] = [];
+  const failed = (what: string) => {
+    errors++;
+    if (errorSamples.length < 5) errorSamples.push(what);
+  };
   const latencies: number[] = [];
   const send = (i: number, from: number) =>
     new Promise<void>((resolve) => {
       const user = options.users[i % options.users.length]!;
       const scenario = scenarios[Math.floor(i / options.users.length) % scenarios.length]!;
       const { path, body } = requestFor(options.system, scenario, user, options.clock);
-      const fail = () => {
-        errors++;
+      const fail = (error: Error & { code?: string }) => {
+        failed(`${scenario.name}: ${error.code ?? error.message}`);
         resolve();
       };
       const request = http.request(
@@ -91,7 +98,9 @@ function makeSender(scenarios: Scenario[], options: LoadOptions) {
           response.on("error", fail);
           response.on("end", () => {
             latencies.push(performance.now() - from);
-            if (response.statusCode !== 200 || text.includes('"errors"')) errors++;
+            if (response.statusCode !== 200 || text.includes('"errors"')) {
+              failed(`${scenario.name}: ${response.statusCode} ${text.slice(0, 300)}`);
+            }
             resolve();
           });
         },
@@ -103,7 +112,8 @@ function makeSender(scenarios: Scenario[], options: LoadOptions) {
     send,
     result: (seconds: number) => summarize(latencies, seconds, errors),
     close: () => agent.destroy(),
-    countError: () => errors++,
+    countError: () => failed("more than MAX_IN_FLIGHT requests in flight"),
+    errorSamples,
   };
 }
 
@@ -120,7 +130,10 @@ export async function maxRate(scenarios: Scenario[], options: LoadOptions): Prom
   return sender.result(options.seconds);
 }
 
-async function scheduled(scenarios: Scenario[], options: LoadOptions & { rate: number }): Promise<Measurement> {
+async function scheduled(
+  scenarios: Scenario[],
+  options: LoadOptions & { rate: number },
+): Promise<Measurement & { errorSamples: string[] }> {
   const sender = makeSender(scenarios, options);
   const total = Math.round(options.rate * options.seconds);
   const dueAt = (i: number) => start + (i * 1000) / options.rate;
@@ -147,5 +160,5 @@ async function scheduled(scenarios: Scenario[], options: LoadOptions & { rate: n
   });
   await Promise.all(pending);
   sender.close();
-  return sender.result(options.seconds);
+  return { ...sender.result(options.seconds), errorSamples: sender.errorSamples };
 }
