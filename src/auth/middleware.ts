@@ -21,6 +21,13 @@ export function identityOf(req: IncomingMessage): Claims | null | undefined {
 
 const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
 
+/** The JWT in an `Authorization` value (HTTP header or a WebSocket's connectionParams); TokenError otherwise. */
+export function bearerToken(value: string): string {
+  const match = BEARER.exec(value.trim());
+  if (!match) throw new TokenError("header", 'Authorization header must be "Bearer <JWT>"');
+  return match[1]!;
+}
+
 export function authenticate(verifier: TokenVerifier, log: Logger) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const headers = authorizationHeaders(req);
@@ -32,9 +39,7 @@ export function authenticate(verifier: TokenVerifier, log: Logger) {
     const started = performance.now();
     try {
       if (headers.length > 1) throw new TokenError("header", "send exactly one Authorization header");
-      const match = BEARER.exec(headers[0]!.trim());
-      if (!match) throw new TokenError("header", 'Authorization header must be "Bearer <JWT>"');
-      const claims = await verifier.verify(match[1]!);
+      const claims = await verifier.verify(bearerToken(headers[0]!));
       identities.set(req, claims);
       if (state) state.sub = claims.sub;
       next();

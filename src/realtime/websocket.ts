@@ -16,6 +16,7 @@ import { makeGraphQLWSConfig } from "postgraphile/grafserv";
 import { WebSocketServer, type WebSocket } from "ws";
 import { type Claims, TokenError, type TokenVerifier } from "../auth/jwt";
 import { KeysUnavailableError } from "../auth/keys";
+import { bearerToken } from "../auth/middleware";
 import { ApiError } from "../errors";
 import { limitExceeded, pageSizeViolation } from "../graphql/limits";
 import type { Logger } from "../logger";
@@ -113,11 +114,9 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
           'Unauthorized: send connectionParams { authorization: "Bearer <JWT>" }',
         );
       }
-      const match = /^Bearer +(\S+)$/i.exec(header.trim());
-      if (!match) return refuse(CLOSE_CODES.unauthorized, 'Invalid token: authorization must be "Bearer <JWT>"');
       let claims: Claims;
       try {
-        claims = await verifier.verify(match[1]!);
+        claims = await verifier.verify(bearerToken(header));
       } catch (error) {
         if (error instanceof TokenError) return refuse(CLOSE_CODES.unauthorized, `Invalid token: ${error.reason}`);
         if (error instanceof KeysUnavailableError) {

@@ -204,7 +204,11 @@ describe("the socket", () => {
   it.each([
     ["no connectionParams", undefined, "Unauthorized"],
     ["no authorization", { token: "x" }, "Unauthorized"],
-    ["not a Bearer value", { authorization: "Basic abc" }, 'Invalid token: authorization must be "Bearer <JWT>"'],
+    [
+      "not a Bearer value",
+      { authorization: "Basic abc" },
+      'Invalid token: Authorization header must be "Bearer <JWT>"',
+    ],
     ["a token signed with another key", "wrong-key", "Invalid token: token signature is invalid"],
     ["an expired token", "expired", "Invalid token: token has expired (exp)"],
   ])("is closed with 4401 before any database work for %s", async (_name, params, reason) => {

@@ -1,5 +1,5 @@
 /**
- * `npm run test:pg15`: the database and API suites against another Postgres major
+ * `npm run test:pg15`: the whole suite against another Postgres major
  * version than the embedded 18 — by default Debian's PostgreSQL 15, the oldest
  * supported one — so the minimum version is proven by CI rather than assumed.
  *
@@ -7,17 +7,17 @@
  *
  * Starts a throw-away cluster from /usr/lib/postgresql/<major>/bin (as the
  * `postgres` system user when run as root), runs jest with TEST_DATABASE_URL set
- * to its superuser (test/db and test/api unless other jest arguments are given),
+ * to its superuser (every suite unless jest arguments narrow it; the fault tests'
+ * own extra clusters still use the embedded binaries),
  * then stops and deletes the cluster, and exits with jest's status.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { Client } from "pg";
+import { runCommand } from "../../src/db/command";
 import { ROOT_DIR } from "../../src/paths";
 import { startOwnCluster } from "./cluster";
-
-const DEFAULT_SUITES = ["test/db", "test/api"];
 
 async function serverVersion(url: string): Promise<string> {
   const client = new Client({ connectionString: url });
@@ -52,7 +52,7 @@ async function main([major = "15", ...jestArgs]: string[]): Promise<number> {
   process.once("SIGINT", () => void cluster.destroy().finally(() => process.exit(130)));
   try {
     process.stderr.write(`test:pg${major}: ${await serverVersion(cluster.rootUrl)}\n`);
-    return await jest(jestArgs.length > 0 ? jestArgs : DEFAULT_SUITES, {
+    return await jest(jestArgs, {
       ...process.env,
       TEST_DATABASE_URL: cluster.rootUrl,
     });
@@ -61,10 +61,4 @@ async function main([major = "15", ...jestArgs]: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCommand(() => main(process.argv.slice(2)));
