@@ -1,5 +1,4 @@
-import { Pool, type PoolClient } from "pg";
-import { currentRequest } from "../http/requestContext";
+import { Pool } from "pg";
 import type { Logger } from "../logger";
 
 export interface PoolOptions {
@@ -25,24 +24,8 @@ export function makePool(connectionString: string, { size, acquireTimeoutMs }: P
   pool.on("error", (error) => log.warn(briefly(error), "idle database connection failed"));
   pool.on("connect", (client) => {
     client.on("error", (error) => log.debug(briefly(error), "database connection failed"));
-    timeQueries(client);
   });
   return pool;
-}
-
-/** Adds each query's duration to the current request's database time (Server-Timing, logs). */
-function timeQueries(client: PoolClient): void {
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  (client as unknown as { query: typeof query }).query = (...args: unknown[]) => {
-    const state = currentRequest();
-    const started = performance.now();
-    const result = query(...args);
-    if (state && result instanceof Promise) {
-      const add = () => (state.dbMs += performance.now() - started);
-      result.then(add, add);
-    }
-    return result;
-  };
 }
 
 function briefly(error: Error & { code?: unknown }): { code?: unknown; message: string } {

@@ -12,6 +12,7 @@
  */
 import { escapeLiteral, type Pool, type PoolClient } from "pg";
 import * as pgAdaptor from "postgraphile/adaptors/pg";
+import { currentRequest } from "../http/requestContext";
 
 type WithPgClient = ReturnType<typeof pgAdaptor.makeWithPgClientViaPgClientAlreadyInTransaction>;
 type PgSettings = Parameters<WithPgClient>[0];
@@ -39,6 +40,8 @@ export function makeRequestWithPgClient(pool: Pool): WithPgClient {
     const settings: Record<string, string> = { ...ALWAYS };
     for (const [name, value] of Object.entries(pgSettings ?? {})) if (value != null) settings[name] = String(value);
     const client: PoolClient = await pool.connect();
+    // The request's database time for Server-Timing: from `begin` until the transaction has ended.
+    const started = performance.now();
     let unusable: Error | undefined;
     try {
       await client.query(beginWithSettings(settings));
@@ -51,6 +54,8 @@ export function makeRequestWithPgClient(pool: Pool): WithPgClient {
       await client.query("rollback").catch((rollbackError: Error) => (unusable = rollbackError));
       throw error;
     } finally {
+      const state = currentRequest();
+      if (state) state.dbMs += performance.now() - started;
       // A connection that could not even roll back is discarded by the pool, never handed to the next request.
       client.release(unusable);
     }

@@ -1,10 +1,12 @@
 /**
  * What operators see: one JSON log line per request, Prometheus metrics at
  * /metrics, and optionally a Server-Timing header. All of it reads the request
- * state (http/requestContext.ts) that authentication, the masker and the pool fill in.
+ * state (http/requestContext.ts) that authentication, the masker and the request
+ * transactions fill in.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { NextFunction, Request, Response } from "express";
+import onHeaders from "on-headers";
 import type { Pool } from "pg";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "../logger";
@@ -16,7 +18,6 @@ const MAX_OPERATION_LABELS = 200;
 const NAMED_OPERATION = /^\s*(?:query|mutation|subscription)\s+([A-Za-z_][A-Za-z0-9_]*)/;
 
 export interface Observability {
-  registry: Registry;
   /** Mount first, right after requestContext(). */
   middleware: (req: Request, res: Response, next: NextFunction) => void;
   /** Mount after the body is parsed: learns the operation's name. */
@@ -116,21 +117,18 @@ export function makeObservability({
   };
 
   return {
-    registry,
     middleware(req, res, next) {
       const state = currentRequest();
       if (!state) return next();
       if (serverTiming) {
         // Added just before the head is written, when the numbers are known.
-        const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
-        (res as unknown as { writeHead: typeof writeHead }).writeHead = (...args: unknown[]) => {
+        onHeaders(res, () => {
           const total = performance.now() - state.startedAt;
           res.setHeader(
             "Server-Timing",
             `auth;dur=${state.authMs.toFixed(1)}, db;dur=${state.dbMs.toFixed(1)}, total;dur=${total.toFixed(1)}`,
           );
-          return writeHead(...args);
-        };
+        });
       }
       res.once("finish", () => finish(req, res, state));
       next();

@@ -19,8 +19,9 @@ export interface RequestState {
   rejection?: string;
   /** Catalogue codes of the errors in the response, with INTERNAL error ids and Postgres SQLSTATEs. */
   errors: Array<{ code: string; errorId?: string; sqlstate?: string }>;
-  /** Milliseconds spent verifying the token and waiting on Postgres. */
+  /** Milliseconds spent verifying the token. */
   authMs: number;
+  /** Milliseconds inside the request's database transactions, begin to end (db/requestTransactions.ts). */
   dbMs: number;
 }
 

@@ -12,18 +12,15 @@ export function makeListener(pool: Pool, onLost: (error: Error) => void): PgSubs
   const watched = {
     async connect(): Promise<PoolClient> {
       const client = await pool.connect();
-      let lost: Error | undefined;
-      const onError = (error: Error) => {
-        lost = error;
-        onLost(error);
+      client.on("error", onLost);
+      // Once back in the pool the connection may serve a request, whose failures are not the listener's.
+      // (A connection that died is discarded by the pool itself: pg marks it unqueryable.)
+      const forget = (_error: Error | undefined, released: PoolClient) => {
+        if (released !== client) return;
+        client.off("error", onLost);
+        pool.off("release", forget);
       };
-      client.on("error", onError);
-      const release = client.release.bind(client);
-      client.release = (error?: Error | boolean) => {
-        client.off("error", onError);
-        // A connection that died goes back as broken, so the pool discards it.
-        return release(error ?? lost);
-      };
+      pool.on("release", forget);
       return client;
     },
   };
