@@ -15,7 +15,7 @@ import { makeObservability } from "./http/observability";
 import { corsPolicy, rateLimits, securityHeaders } from "./http/protection";
 import { requestContext } from "./http/requestContext";
 import { latestCommittedMigrationHash } from "./db/migrations";
-import { RETRY_AFTER_SECONDS } from "./errors";
+import { sendError } from "./errors";
 import type { TokenVerifier } from "./auth/jwt";
 import type { AppConfig } from "./config";
 import { makePreset } from "./graphile.config";
@@ -83,10 +83,7 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
   app.use((_req: Request, res: Response, next: NextFunction) => {
     if (!closing) return next();
     res.setHeader("Connection", "close");
-    res.setHeader("Retry-After", String(RETRY_AFTER_SECONDS));
-    res.status(503).json({
-      errors: [{ message: "the server is shutting down; retry", extensions: { code: "UNAVAILABLE", retryable: true } }],
-    });
+    sendError(res, 503, "UNAVAILABLE", "the server is shutting down; retry");
   });
   // Who is calling is settled first: a rejected token costs no body parsing and no database work;
   // then the caller's rate limit, then the body.
@@ -121,15 +118,11 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
   });
   server.on("upgrade", subscriptions.handleUpgrade);
 
-  app.use((_req: Request, res: Response) => {
-    res
-      .status(404)
-      .json({ errors: [{ message: "Not found; GraphQL is at /graphql", extensions: { code: "NOT_FOUND" } }] });
-  });
+  app.use((_req: Request, res: Response) => sendError(res, 404, "NOT_FOUND", "Not found; GraphQL is at /graphql"));
   app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
     // Express's last resort (e.g. a middleware threw): logged, never shown.
     log.error({ err: error }, "unhandled HTTP error");
-    res.status(500).json({ errors: [{ message: "An internal error occurred", extensions: { code: "INTERNAL" } }] });
+    sendError(res, 500, "INTERNAL", "An internal error occurred");
   });
 
   return {

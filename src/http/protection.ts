@@ -10,6 +10,7 @@ import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import { identityOf } from "../auth/middleware";
 import type { AppConfig } from "../config";
+import { sendError } from "../errors";
 
 export function securityHeaders(production: boolean) {
   // GraphiQL (development only) needs inline scripts; a JSON API needs no CSP exceptions.
@@ -40,9 +41,7 @@ export function rateLimits({ userPerMinute, anonymousPerMinute }: AppConfig["rat
       const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const seconds = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 60;
       res.setHeader("Retry-After", String(seconds));
-      res.status(429).json({
-        errors: [{ message: "too many requests; retry later", extensions: { code: "RATE_LIMITED", retryable: true } }],
-      });
+      sendError(res, 429, "RATE_LIMITED", "too many requests; retry later");
     },
   });
 }
