@@ -11,7 +11,7 @@ import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { identityOf } from "./auth/middleware";
 import type { AppConfig } from "./config";
-import { makeMaskError, RETRY_AFTER_SECONDS } from "./errors";
+import { makeMaskError } from "./errors/mask";
 import { makeHardeningPlugin } from "./graphql/hardening";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
@@ -64,7 +64,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       NotFoundPlugin,
       SubscriptionsPlugin,
       makeHardeningPlugin({ production, limits, maskError }),
-      makeResponsePlugin(RETRY_AFTER_SECONDS, log),
+      makeResponsePlugin(maskError),
     ],
     pgServices: [
       {

@@ -5,6 +5,7 @@
  */
 import { errors, jwtVerify, type JWTPayload } from "jose";
 import type { JwtConfig } from "../config";
+import { UPSTREAM } from "../errors/upstream";
 import type { Logger } from "../logger";
 import { KeysUnavailableError, makeKeySource } from "./keys";
 import { withTokenCache } from "./tokenCache";
@@ -124,7 +125,7 @@ function explain(error: unknown): Error {
     if (error.claim === "aud") return new TokenError("audience", "token is not meant for this API (aud)");
     return new TokenError("claim", `token has an invalid "${error.claim}" claim`);
   }
-  if (error instanceof errors.JOSENotSupported && /Extension Header Parameter/.test(error.message)) {
+  if (error instanceof errors.JOSENotSupported && UPSTREAM.unknownCritHeader.pattern.test(error.message)) {
     return new TokenError("malformed", "token has a critical (crit) header this API does not support");
   }
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {

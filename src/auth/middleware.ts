@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { NextFunction, Request, Response } from "express";
-import { RETRY_AFTER_SECONDS } from "../errors";
+import { sendError } from "../errors";
 import { currentRequest } from "../http/requestContext";
 import type { Logger } from "../logger";
 import { type Claims, TokenError, type TokenVerifier } from "./jwt";
@@ -46,12 +46,12 @@ export function authenticate(verifier: TokenVerifier, log: Logger) {
     } catch (error) {
       if (error instanceof TokenError) {
         if (state) state.rejection = error.kind;
-        return reject(res, 401, "UNAUTHENTICATED", error.reason);
+        return reject(res, error.reason);
       }
       if (error instanceof KeysUnavailableError) {
         log.error({ err: error }, "cannot verify tokens: no keys");
-        res.setHeader("Retry-After", String(RETRY_AFTER_SECONDS));
-        return reject(res, 503, "UNAVAILABLE", "the identity provider's keys are unavailable; retry shortly");
+        const reason = "the identity provider's keys are unavailable; retry shortly";
+        return sendError(res, 503, "UNAVAILABLE", reason, { reason });
       }
       next(error);
     } finally {
@@ -69,11 +69,7 @@ function authorizationHeaders(req: IncomingMessage): string[] {
   return values;
 }
 
-function reject(res: Response, status: number, code: string, reason: string): void {
-  if (status === 401) {
-    res.setHeader("WWW-Authenticate", `Bearer error="invalid_token", error_description="${reason.replace(/"/g, "'")}"`);
-  }
-  res.status(status).json({
-    errors: [{ message: status === 401 ? `Invalid token: ${reason}` : reason, extensions: { code, reason } }],
-  });
+function reject(res: Response, reason: string): void {
+  res.setHeader("WWW-Authenticate", `Bearer error="invalid_token", error_description="${reason.replace(/"/g, "'")}"`);
+  sendError(res, 401, "UNAUTHENTICATED", `Invalid token: ${reason}`, { reason });
 }

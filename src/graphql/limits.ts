@@ -17,6 +17,8 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from "postgraphile/graphql";
+import { errorExtensions } from "../errors";
+import { UPSTREAM } from "../errors/upstream";
 
 export interface QueryLimits {
   depth: number;
@@ -27,7 +29,7 @@ export interface QueryLimits {
 }
 
 export const limitExceeded = (limit: string, message: string, nodes?: GraphQLError["nodes"]) =>
-  new GraphQLError(message, { nodes, extensions: { code: "LIMIT_EXCEEDED", limit } });
+  new GraphQLError(message, { nodes, extensions: errorExtensions("LIMIT_EXCEEDED", { limit }) });
 
 /**
  * graphql-armor throws its refusal ("Syntax Error: …") unless told not to; reporting
@@ -39,7 +41,9 @@ function reportAs(limit: string) {
     propagateOnRejection: false,
     onReject: [
       (context: ValidationContext | null, error: GraphQLError) =>
-        context?.reportError(limitExceeded(limit, error.message.replace(/^Syntax Error: /, ""), error.nodes)),
+        context?.reportError(
+          limitExceeded(limit, error.message.replace(UPSTREAM.armorSyntaxPrefix.pattern, ""), error.nodes),
+        ),
     ],
   };
 }

@@ -7,6 +7,8 @@
  */
 import { PersistedPlugin } from "@grafserv/persisted";
 import { SafeError } from "postgraphile/grafast";
+import { errorExtensions } from "../errors";
+import { UPSTREAM } from "../errors/upstream";
 
 const REFUSAL = "this server runs only approved documents: send the document's id, not its text";
 
@@ -21,8 +23,8 @@ const LabelRefusalPlugin: GraphileConfig.Plugin = {
         try {
           return await next();
         } catch (error) {
-          if (error instanceof SafeError && /Persisted operations/.test(error.message)) {
-            throw new SafeError(REFUSAL, { statusCode: 400, code: "UNTRUSTED_DOCUMENT" });
+          if (error instanceof SafeError && UPSTREAM.persistedRefusal.pattern.test(error.message)) {
+            throw new SafeError(REFUSAL, { statusCode: 400, ...errorExtensions("UNTRUSTED_DOCUMENT") });
           }
           throw error;
         }

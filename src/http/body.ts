@@ -4,10 +4,8 @@
  * and batched operations (an array of requests, which this API does not run) are 400.
  */
 import express, { type NextFunction, type Request, type Response } from "express";
-
-function refuse(res: Response, status: number, code: string, message: string, limit?: string): void {
-  res.status(status).json({ errors: [{ message, extensions: { code, ...(limit ? { limit } : {}) } }] });
-}
+import { sendError } from "../errors";
+import { UPSTREAM } from "../errors/upstream";
 
 export function graphqlBody(maxBytes: number) {
   const parse = express.json({ limit: maxBytes, type: ["application/json", "application/graphql-response+json"] });
@@ -15,22 +13,21 @@ export function graphqlBody(maxBytes: number) {
     parse,
     (req: Request, res: Response, next: NextFunction) => {
       if (Array.isArray(req.body)) {
-        return refuse(
-          res,
-          400,
-          "LIMIT_EXCEEDED",
-          "send one operation per request; batching is not supported",
-          "operations",
-        );
+        return sendError(res, 400, "LIMIT_EXCEEDED", "send one operation per request; batching is not supported", {
+          limit: "operations",
+        });
       }
       next();
     },
     (error: Error & { type?: string }, _req: Request, res: Response, next: NextFunction) => {
-      if (error.type === "entity.too.large") {
-        return refuse(res, 413, "LIMIT_EXCEEDED", `the request body is larger than ${maxBytes} bytes`, "bodySize");
+      const type = error.type ?? "";
+      if (UPSTREAM.bodyTooLarge.pattern.test(type)) {
+        return sendError(res, 413, "LIMIT_EXCEEDED", `the request body is larger than ${maxBytes} bytes`, {
+          limit: "bodySize",
+        });
       }
-      if (error.type === "entity.parse.failed")
-        return refuse(res, 400, "BAD_USER_INPUT", "the request body is not valid JSON");
+      if (UPSTREAM.bodyNotJson.pattern.test(type))
+        return sendError(res, 400, "BAD_USER_INPUT", "the request body is not valid JSON");
       next(error);
     },
   ];

@@ -1,7 +1,8 @@
 /**
  * Standard HTTP protections: security headers (helmet), CORS by allow-list, and
  * request rate limits — per user (by the verified `sub`) and per IP address for
- * anonymous requests — answered 429 with Retry-After in the catalogue's shape.
+ * anonymous requests — answered 429 in the catalogue's shape, with the limiter's
+ * own Retry-After (the seconds left in the window).
  * Counts are per instance (in memory); behind several instances each counts on its own.
  */
 import cors from "cors";
@@ -10,6 +11,7 @@ import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import { identityOf } from "../auth/middleware";
 import type { AppConfig } from "../config";
+import { sendError } from "../errors";
 
 export function securityHeaders(production: boolean) {
   // GraphiQL (development only) needs inline scripts; a JSON API needs no CSP exceptions.
@@ -36,13 +38,6 @@ export function rateLimits({ userPerMinute, anonymousPerMinute }: AppConfig["rat
     },
     standardHeaders: "draft-8",
     legacyHeaders: false,
-    handler: (req: Request, res: Response) => {
-      const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-      const seconds = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 60;
-      res.setHeader("Retry-After", String(seconds));
-      res.status(429).json({
-        errors: [{ message: "too many requests; retry later", extensions: { code: "RATE_LIMITED", retryable: true } }],
-      });
-    },
+    handler: (_req: Request, res: Response) => sendError(res, 429, "RATE_LIMITED", "too many requests; retry later"),
   });
 }

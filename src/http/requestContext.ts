@@ -7,6 +7,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
+import type { ErrorCode } from "../errors";
 
 export interface RequestState {
   id: string;
@@ -18,7 +19,7 @@ export interface RequestState {
   /** Why the token was refused, when it was (a TokenError kind). */
   rejection?: string;
   /** Catalogue codes of the errors in the response, with INTERNAL error ids and Postgres SQLSTATEs. */
-  errors: Array<{ code: string; errorId?: string; sqlstate?: string }>;
+  errors: Array<{ code: ErrorCode; errorId?: string; sqlstate?: string }>;
   /** Milliseconds spent verifying the token. */
   authMs: number;
   /** Milliseconds inside the request's database transactions, begin to end (db/requestTransactions.ts). */

@@ -18,6 +18,7 @@ import { type Claims, TokenError, type TokenVerifier } from "../auth/jwt";
 import { KeysUnavailableError } from "../auth/keys";
 import { bearerToken } from "../auth/middleware";
 import { ApiError } from "../errors";
+import { UPSTREAM } from "../errors/upstream";
 import { limitExceeded, pageSizeViolation } from "../graphql/limits";
 import type { Logger } from "../logger";
 
@@ -227,12 +228,9 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
   };
 }
 
-/** PgSubscriber's words when its LISTEN connection dropped: it ends every subscription, as events may have been missed. */
-const LISTEN_LOST = /^Underlying pubsub channel interrupted/;
-
 /** Gives that ending a catalogue code (UNAVAILABLE) instead of an "unexpected" INTERNAL. */
 function relabelInterruption(error: GraphQLError): GraphQLError {
-  if (!error.originalError || !LISTEN_LOST.test(error.originalError.message)) return error;
+  if (!error.originalError || !UPSTREAM.listenLost.pattern.test(error.originalError.message)) return error;
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     path: error.path,

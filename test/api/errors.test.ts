@@ -5,7 +5,7 @@
  * client is given.
  */
 import { Client } from "pg";
-import { CONSTRAINTS } from "../../src/errors";
+import { CONSTRAINTS } from "../../src/errors/mask";
 import { jwtConfig, startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
 import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";

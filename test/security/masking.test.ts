@@ -8,7 +8,8 @@
  */
 import { DatabaseError } from "pg";
 import { GraphQLError } from "postgraphile/graphql";
-import { ApiError, makeMaskError } from "../../src/errors";
+import { ApiError } from "../../src/errors";
+import { makeMaskError } from "../../src/errors/mask";
 import { makeLogger } from "../../src/logger";
 import { jwtConfig, startApi } from "../support/api";
 import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
@@ -117,6 +118,25 @@ it("answers UNAVAILABLE through the API when the database cannot be reached", as
       }),
     ]);
     expect(JSON.stringify(body)).not.toContain("10.1.2.3");
+  } finally {
+    await api.close();
+  }
+});
+
+it("keeps UNAVAILABLE for an update or delete that cannot reach the database, rather than NOT_FOUND", async () => {
+  const secret = testSecret();
+  const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), production: true });
+  try {
+    const token = await sign({ sub: uniqueSub("zoe") }, hmacKey(secret));
+    for (const mutation of [
+      `mutation ($id: UUID!) { updateTask(input: { rowId: $id, patch: { title: "x" } }) { task { rowId } } }`,
+      `mutation ($id: UUID!) { deleteTask(input: { rowId: $id }) { task { rowId } } }`,
+    ]) {
+      const refused = Object.assign(new Error("connect ECONNREFUSED 10.1.2.3:5432"), { code: "ECONNREFUSED" });
+      jest.spyOn(api.pool, "connect").mockImplementationOnce(() => Promise.reject(refused));
+      const { body } = await api.graphql(mutation, { id: "00000000-0000-4000-8000-000000000000" }, { token });
+      expect(body.errors?.map((error) => error.extensions)).toEqual([{ code: "UNAVAILABLE", retryable: true }]);
+    }
   } finally {
     await api.close();
   }

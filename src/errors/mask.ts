@@ -1,5 +1,5 @@
 /**
- * The error catalogue and the masker that maps every error onto it.
+ * The GraphQL masker: maps every error grafserv hands it onto the catalogue.
  *
  * Clients see a stable `extensions.code` (docs/errors.md) and a message written
  * here, never the database's own text: no SQL, table, constraint or column names
@@ -9,47 +9,18 @@
 import { randomUUID } from "node:crypto";
 import { isSafeError } from "postgraphile/grafast";
 import { GraphQLError } from "postgraphile/graphql";
-import { currentRequest } from "./http/requestContext";
-import type { Logger } from "./logger";
-
-export const ERROR_CODES = [
-  "UNAUTHENTICATED",
-  "FORBIDDEN",
-  "NOT_FOUND",
-  "VALIDATION_FAILED",
-  "CONFLICT",
-  "BAD_USER_INPUT",
-  "LIMIT_EXCEEDED",
-  "RATE_LIMITED",
-  "UNTRUSTED_DOCUMENT",
-  "TIMEOUT",
-  "UNAVAILABLE",
-  "INTERNAL",
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
-
-/** How long clients are asked to wait before retrying an UNAVAILABLE (503) answer. */
-export const RETRY_AFTER_SECONDS = 5;
-
-/** An error our own code raises with a catalogue code; its message is written for clients. */
-export class ApiError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
+import { currentRequest } from "../http/requestContext";
+import type { Logger } from "../logger";
+import { ApiError, errorExtensions, isErrorCode, type ErrorCode } from ".";
+import { UPSTREAM } from "./upstream";
 
 interface PublicError {
   code: ErrorCode;
   message: string;
   /** The input field at fault (VALIDATION_FAILED). */
   field?: string;
-  /** True when the same request may succeed if sent again (TIMEOUT, UNAVAILABLE, some CONFLICTs). */
-  retryable?: boolean;
+  /** For a CONFLICT that may succeed if sent again; codes that always may say so in the catalogue. */
+  retryable?: true;
 }
 
 /**
@@ -97,6 +68,11 @@ function isDatabaseError(error: unknown): error is DatabaseErrorLike {
 
 const camelCase = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
+const DATABASE_UNAVAILABLE: PublicError = {
+  code: "UNAVAILABLE",
+  message: "the database is unavailable; retry shortly",
+};
+
 /** Maps a Postgres error (by SQLSTATE) to the catalogue, or undefined for "unexpected". */
 export function fromDatabaseError(error: DatabaseErrorLike): PublicError | undefined {
   const { code } = error;
@@ -124,34 +100,27 @@ export function fromDatabaseError(error: DatabaseErrorLike): PublicError | undef
     case "42501": // insufficient_privilege, including a row-level security "with check" failure
       return { code: "FORBIDDEN", message: "you are not allowed to do this" };
     case "57014": // query_canceled (statement_timeout)
-      return { code: "TIMEOUT", message: "the request took too long and was cancelled", retryable: true };
+      return { code: "TIMEOUT", message: "the request took too long and was cancelled" };
   }
   if (code.startsWith("22"))
     return { code: "BAD_USER_INPUT", message: "a value has the wrong format or is out of range" };
   // connection exceptions, shutdowns, too many connections, out of resources
-  if (/^(08|53|57P0)/.test(code)) {
-    return { code: "UNAVAILABLE", message: "the database is unavailable; retry shortly", retryable: true };
-  }
+  if (/^(08|53|57P0)/.test(code)) return DATABASE_UNAVAILABLE;
   return undefined;
 }
 
 const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH"]);
 
+/** What pg and pg-pool throw, without a SQLSTATE, when there is no usable connection. */
+const CONNECTION_LOST = [UPSTREAM.connectionTerminated, UPSTREAM.poolWaitTimeout, UPSTREAM.clientBroken];
+
 function isConnectionFailure(error: Error): boolean {
   const code = (error as { code?: unknown }).code;
   return (
     (typeof code === "string" && NETWORK_ERRORS.has(code)) ||
-    /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(
-      error.message,
-    )
+    CONNECTION_LOST.some(({ pattern }) => pattern.test(error.message))
   );
 }
-
-/** PostGraphile's words for "the row you named is not there for you": the same whether it never existed or is someone else's. */
-const NOTHING_MATCHED = /^No values were (updated|deleted) in collection '(\w+)'/;
-
-/** connection-filter refuses `{}` and `null` operands with plain Errors (its TODO: "mark this error as safe"). */
-const FILTER_INPUT = /^(Empty objects|Null literals) are forbidden in filter argument input\.$/;
 
 function classify(error: GraphQLError, nested = false): PublicError | undefined {
   const original = error.originalError;
@@ -160,7 +129,8 @@ function classify(error: GraphQLError, nested = false): PublicError | undefined 
     // variable (coercion). One that does neither is grafserv re-wrapping a thrown
     // error's bare message (`new GraphQLError(e.message)`): that text is not ours to show.
     // (A GraphQLError inside another borrows the outer one's position.)
-    if (!nested && !error.positions?.length && !error.path && !/^Variable "\$/.test(error.message)) return undefined;
+    if (!nested && !error.positions?.length && !error.path && !UPSTREAM.variableCoercion.pattern.test(error.message))
+      return undefined;
     return { code: "BAD_USER_INPUT", message: error.message };
   }
   if (original instanceof GraphQLError) return classify(original, true);
@@ -173,15 +143,8 @@ function classify(error: GraphQLError, nested = false): PublicError | undefined 
     return { code: original.code, message: original.message, ...(original.field ? { field: original.field } : {}) };
   }
   if (isDatabaseError(original)) return fromDatabaseError(original);
-  if (FILTER_INPUT.test(original.message)) return { code: "BAD_USER_INPUT", message: original.message };
-  const notFound = NOTHING_MATCHED.exec(original.message);
-  if (notFound) {
-    // Same wording as ApiError("NOT_FOUND") from graphql/notFound.ts for updates.
-    return { code: "NOT_FOUND", message: `no ${notFound[2]!.replace(/s$/, "")} with this id was found` };
-  }
-  if (isConnectionFailure(original)) {
-    return { code: "UNAVAILABLE", message: "the database is unavailable; retry shortly", retryable: true };
-  }
+  if (UPSTREAM.filterInput.pattern.test(original.message)) return { code: "BAD_USER_INPUT", message: original.message };
+  if (isConnectionFailure(original)) return DATABASE_UNAVAILABLE;
   return undefined;
 }
 
@@ -190,13 +153,10 @@ export interface MaskOptions {
   log: Logger;
 }
 
-/** "Did you mean …?" hints would describe the schema to clients that may not introspect it. */
-const SUGGESTION = / ?Did you mean .*\?$/;
-
 export function makeMaskError({ production, log }: MaskOptions): (error: GraphQLError) => GraphQLError {
   return function maskError(error) {
     const existing = error.extensions?.code;
-    if (!error.originalError && typeof existing === "string" && (ERROR_CODES as readonly string[]).includes(existing)) {
+    if (!error.originalError && isErrorCode(existing)) {
       currentRequest()?.errors.push({ code: existing });
       return error; // already coded where it was raised (limits, an earlier pass)
     }
@@ -215,15 +175,15 @@ export function makeMaskError({ production, log }: MaskOptions): (error: GraphQL
       ...(errorId ? { errorId } : {}),
       ...(sqlstate ? { sqlstate } : {}),
     });
-    const message = production ? pub.message.replace(SUGGESTION, "") : pub.message;
+    // "Did you mean …?" hints would describe the schema to clients that may not introspect it.
+    const message = production ? pub.message.replace(UPSTREAM.didYouMean.pattern, "") : pub.message;
     return new GraphQLError(message, {
       nodes: error.nodes,
       source: error.source,
       positions: error.positions,
       path: error.path,
       originalError: error.originalError,
-      extensions: {
-        code: pub.code,
+      extensions: errorExtensions(pub.code, {
         ...(pub.field ? { field: pub.field } : {}),
         ...(pub.retryable ? { retryable: true } : {}),
         ...(errorId ? { errorId } : {}),
@@ -231,7 +191,7 @@ export function makeMaskError({ production, log }: MaskOptions): (error: GraphQL
         ...(!production && error.originalError && pub.code !== "BAD_USER_INPUT"
           ? { debug: error.originalError.message }
           : {}),
-      },
+      }),
     });
   };
 }

@@ -1,0 +1,64 @@
+/**
+ * PostGraphile on the app: the schema built up front, grafserv's HTTP handler at
+ * /graphql, our WebSocket server for subscriptions on the same HTTP server, and
+ * the one LISTEN connection behind them.
+ */
+import type { Server } from "node:http";
+import type { Express } from "express";
+import type { Pool } from "pg";
+import { postgraphile } from "postgraphile";
+import { grafserv } from "postgraphile/grafserv/express/v4";
+import type { TokenVerifier } from "../auth/jwt";
+import type { AppConfig } from "../config";
+import { makePreset } from "../graphile.config";
+import type { Stoppable } from "../http/shutdown";
+import type { Logger } from "../logger";
+import { makeListener } from "../realtime/listener";
+import { makeSubscriptionServer, type SubscriptionServer } from "../realtime/websocket";
+
+export interface GraphQLDeps {
+  config: AppConfig;
+  pool: Pool;
+  /** Where the LISTEN connection comes from (a direct session connection, not a transaction pooler). */
+  listenPool: Pool;
+  verifier: TokenVerifier;
+  log: Logger;
+}
+
+export async function mountGraphQL(
+  app: Express,
+  server: Server,
+  { config, pool, listenPool, verifier, log }: GraphQLDeps,
+): Promise<Stoppable> {
+  let subscriptions: SubscriptionServer | undefined;
+  const pgSubscriber = makeListener(listenPool, (error) => {
+    log.warn({ err: error }, "LISTEN connection lost; closing WebSockets so clients resubscribe");
+    subscriptions?.interrupt();
+  });
+  const pgl = postgraphile(makePreset({ pool, pgSubscriber, config, log }));
+  // Build the schema now: grafserv is "ready" before it is, and a schema build that
+  // fails on a request's watch (a connection killed mid-introspection) is not retried.
+  await pgl.getSchema();
+  const serv = pgl.createServ(grafserv);
+  // No grafserv WebSocket handler: ours verifies the token at connection_init and ends the socket at exp.
+  await serv.addTo(app, server, false);
+  await serv.ready();
+  subscriptions = makeSubscriptionServer({
+    serv,
+    verifier,
+    log,
+    graphqlPath: "/graphql",
+    maxPayloadBytes: config.limits.bodyBytes,
+    pageSize: config.limits.pageSize,
+  });
+  server.on("upgrade", subscriptions.handleUpgrade);
+
+  return {
+    // Subscriptions have no end to wait for: their sockets close now (1001), clients reconnect elsewhere.
+    closeConnections: () => subscriptions.close(),
+    async release() {
+      await serv.release(); // releases the PostGraphile instance too
+      pgSubscriber.release(); // and the LISTEN connection, back to its pool
+    },
+  };
+}
