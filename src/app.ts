@@ -14,7 +14,7 @@ import { healthRoutes } from "./http/health";
 import { makeObservability } from "./http/observability";
 import { corsPolicy, rateLimits, securityHeaders } from "./http/protection";
 import { requestContext } from "./http/requestContext";
-import { latestCommittedMigrationHash } from "./db/migrations";
+import { latestCommittedMigrationHash } from "./db/migrationLevel";
 import { RETRY_AFTER_SECONDS } from "./errors";
 import type { TokenVerifier } from "./auth/jwt";
 import type { AppConfig } from "./config";

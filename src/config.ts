@@ -3,7 +3,7 @@
  * Everything else receives the typed `Config`; only main.ts calls `loadConfig`.
  */
 import { existsSync } from "node:fs";
-import { roleNames, type RoleNames } from "./db/migrations";
+import { roleNames, type RoleNames } from "./db/roles";
 
 export type JwtKeySource =
   { kind: "secret"; secret: string } | { kind: "publicKey"; key: string } | { kind: "jwks"; url: URL };

@@ -6,7 +6,7 @@
  * embedded development database, started (and stopped again) as src/db/cli.ts does.
  */
 import { Client } from "pg";
-import { runCommand, withDevDatabase } from "./command";
+import { runCommand, withDevDatabase } from "../../scripts/db/command";
 import { lintDatabase, APP_SCHEMAS } from "./lint";
 
 async function lint(url: string): Promise<number> {
