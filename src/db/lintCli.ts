@@ -6,6 +6,7 @@
  * embedded development database, started (and stopped again) as src/db/cli.ts does.
  */
 import { Client } from "pg";
+// eslint-disable-next-line no-restricted-imports -- this tool moves to scripts/db/lint.ts (issue 11)
 import { runCommand, withDevDatabase } from "../../scripts/db/command";
 import { lintDatabase, APP_SCHEMAS } from "./lint";
 

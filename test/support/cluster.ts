@@ -40,7 +40,7 @@ async function run(bin: string, program: string, args: string[]): Promise<void> 
     await execFileAsync(path.join(bin, program), args, { ...runAs(), encoding: "utf8" });
   } catch (error) {
     const { stderr, stdout } = error as { stderr?: string; stdout?: string };
-    throw new Error(`${program} ${args.join(" ")} failed: ${stderr || stdout}`);
+    throw new Error(`${program} ${args.join(" ")} failed: ${stderr || stdout}`, { cause: error });
   }
 }
 
