@@ -3,6 +3,7 @@
  * scripts/start.ts for `npm start`): set GRAPHILE_ENV, read and validate the
  * environment, let the entry settle the database and JWT key, then load the server
  * and start it. A bad configuration or a failed start exits 1 with a message.
+ * The only server module that reads process.env.
  */
 import { ConfigError, loadConfig, type Config } from "./config";
 import { setGraphileEnv } from "./graphileEnv";
