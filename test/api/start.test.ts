@@ -106,3 +106,13 @@ it("exits 1 naming each missing setting in production", () => {
   expect(run.stderr.toString()).toMatch(/AUTH_DATABASE_URL is required in production/);
   expect(run.stderr.toString()).toMatch(/JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL is required in production/);
 });
+
+it("starts the production entry (src/main.ts) only with a database and a key, whatever NODE_ENV says", () => {
+  const run = spawnSync(TSX, ["src/main.ts"], {
+    cwd: ROOT_DIR,
+    env: { ...process.env, NODE_ENV: "development", AUTH_DATABASE_URL: "", JWT_SECRET: "" },
+    timeout: 30_000,
+  });
+  expect(run.status).toBe(1);
+  expect(run.stderr.toString()).toMatch(/needs AUTH_DATABASE_URL and one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL/);
+});
