@@ -8,9 +8,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Client } from "pg";
-import { startEmbeddedPostgres } from "../src/db/embedded";
-import { migrateDatabase, roleNames, setupRoles, type DatabaseUrls } from "../src/db/migrations";
-import { connectionString } from "../src/db/urls";
+import { startEmbeddedPostgres } from "../scripts/db/embedded";
+import { migrateDatabase, setupRoles, type DatabaseUrls } from "../scripts/db/migrations";
+import { roleNames } from "../src/db/roles";
+import { OWNER_ROLE } from "../scripts/db/names";
+import { connectionString } from "../scripts/db/urls";
 import { DATA_DIR } from "../src/paths";
 
 export interface BenchDatabase extends DatabaseUrls {
@@ -67,7 +69,7 @@ export async function startBenchDatabase(port: number, database: string): Promis
   }
   const urls: DatabaseUrls = {
     rootUrl: cluster.rootUrl,
-    ownerUrl: connectionString(cluster.rootUrl, { user: "tasks_owner", password: pw.owner, database }),
+    ownerUrl: connectionString(cluster.rootUrl, { user: OWNER_ROLE, password: pw.owner, database }),
     authUrl: connectionString(cluster.rootUrl, {
       user: roleNames().authenticator,
       password: pw.authenticator,

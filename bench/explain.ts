@@ -9,7 +9,7 @@
  * the heaviest user and a typical one, and the plan's shape under RLS.
  */
 import { Client } from "pg";
-import { roleNames } from "../src/db/migrations";
+import { roleNames } from "../src/db/roles";
 import {
   explain,
   identityEvaluatedOnce,

@@ -18,7 +18,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Client } from "pg";
 import { loadConfig } from "../src/config";
-import { roleNames } from "../src/db/migrations";
+import { roleNames } from "../src/db/roles";
 import { captureSql, logStatements, sqlDifferences, transactionNotes } from "./capture";
 import { startBenchDatabase } from "./database";
 import { explainScenarios } from "./explain";

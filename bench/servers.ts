@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { freePort } from "../src/db/embedded";
+import { freePort } from "../scripts/db/embedded";
 import { ROOT_DIR } from "../src/paths";
 
 export interface Server {

@@ -15,7 +15,7 @@ import { makeObservability } from "./http/observability";
 import { corsPolicy, rateLimits, securityHeaders } from "./http/protection";
 import { requestContext } from "./http/requestContext";
 import { makeShutdown } from "./http/shutdown";
-import { latestCommittedMigrationHash } from "./db/migrations";
+import { latestCommittedMigrationHash } from "./db/migrationLevel";
 import type { TokenVerifier } from "./auth/jwt";
 import type { AppConfig } from "./config";
 import { mountGraphQL } from "./graphql/mount";

@@ -1,9 +1,10 @@
 /**
  * All configuration, read from the environment and validated in one place.
- * Everything else receives the typed `Config`; only main.ts calls `loadConfig`.
+ * The entry points (src/launch.ts) and the tools call `loadConfig`; the server's
+ * modules receive the typed `Config`.
  */
 import { existsSync } from "node:fs";
-import { roleNames, type RoleNames } from "./db/migrations";
+import { roleNames, type RoleNames } from "./db/roles";
 
 export type JwtKeySource =
   { kind: "secret"; secret: string } | { kind: "publicKey"; key: string } | { kind: "jwks"; url: URL };

@@ -82,7 +82,9 @@ function parsePublicKey(text: string): KeyObject {
   try {
     key = text.startsWith("{") ? createPublicKey({ key: JSON.parse(text), format: "jwk" }) : createPublicKey(text);
   } catch (error) {
-    throw new Error(`JWT_PUBLIC_KEY is not a readable PEM or JWK public key (${(error as Error).message})`);
+    throw new Error(`JWT_PUBLIC_KEY is not a readable PEM or JWK public key (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   if (key.type !== "public") throw new Error("JWT_PUBLIC_KEY must be a public key");
   return key;

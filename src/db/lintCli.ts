@@ -6,7 +6,8 @@
  * embedded development database, started (and stopped again) as src/db/cli.ts does.
  */
 import { Client } from "pg";
-import { runCommand, withDevDatabase } from "./command";
+// eslint-disable-next-line no-restricted-imports -- this tool moves to scripts/db/lint.ts (issue 11)
+import { runCommand, withDevDatabase } from "../../scripts/db/command";
 import { lintDatabase, APP_SCHEMAS } from "./lint";
 
 async function lint(url: string): Promise<number> {

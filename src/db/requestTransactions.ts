@@ -19,7 +19,7 @@ type PgSettings = Parameters<WithPgClient>[0];
 type PgClient = Parameters<Parameters<WithPgClient>[1]>[0];
 
 /** `begin; select set_config('k', 'v', true), …` — one message, one round trip. */
-export function beginWithSettings(settings: Record<string, string>): string {
+function beginWithSettings(settings: Record<string, string>): string {
   const calls = Object.entries(settings).map(
     ([name, value]) => `set_config(${escapeLiteral(name)}, ${escapeLiteral(value)}, true)`,
   );

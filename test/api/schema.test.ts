@@ -3,7 +3,7 @@
  * (`npm run schema`), never edited by hand, and must match what the API serves.
  */
 import { readFileSync } from "node:fs";
-import { printApiSchema, SCHEMA_FILE } from "../../src/schema";
+import { printApiSchema, SCHEMA_FILE } from "../../scripts/printSchema";
 import { testDb } from "../support/env";
 
 it("matches the committed schema.graphql (run `npm run schema` after changing the database)", async () => {

@@ -1,11 +1,11 @@
 /*
- * `npm start` as a user runs it (src/main.ts in a child process): it serves
+ * `npm start` as a user runs it (scripts/start.ts in a child process): it serves
  * GraphQL and GraphiQL, `npm run token` mints a token it accepts, and SIGTERM
  * stops it cleanly. The embedded-database path is exercised by CI's fresh clone.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { freePort } from "../../src/db/embedded";
+import { freePort } from "../../scripts/db/embedded";
 import { ROOT_DIR } from "../../src/paths";
 import { testDb } from "../support/env";
 import { testSecret } from "../support/tokens";
@@ -19,7 +19,7 @@ let exit: Promise<number | null>;
 beforeAll(async () => {
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  child = spawn(TSX, ["src/main.ts"], {
+  child = spawn(TSX, ["scripts/start.ts"], {
     cwd: ROOT_DIR,
     env: {
       ...process.env,
@@ -55,7 +55,7 @@ it("serves GraphiQL in development", async () => {
 });
 
 it("accepts a token from `npm run token` and runs the README's example", async () => {
-  const minted = spawnSync(TSX, ["src/token.ts", "readme-user"], {
+  const minted = spawnSync(TSX, ["scripts/token.ts", "readme-user"], {
     cwd: ROOT_DIR,
     env: { ...process.env, JWT_SECRET: secret },
   });
@@ -86,7 +86,7 @@ it("exits 0 on SIGTERM", async () => {
 it("exits 1 with a clear message when the database refuses its password", () => {
   const wrong = new URL(testDb.authUrl);
   wrong.password = "not-the-password";
-  const run = spawnSync(TSX, ["src/main.ts"], {
+  const run = spawnSync(TSX, ["scripts/start.ts"], {
     cwd: ROOT_DIR,
     env: { ...process.env, NODE_ENV: "production", AUTH_DATABASE_URL: wrong.toString(), JWT_SECRET: secret, PORT: "0" },
     timeout: 30_000,
@@ -97,7 +97,7 @@ it("exits 1 with a clear message when the database refuses its password", () => 
 });
 
 it("exits 1 naming each missing setting in production", () => {
-  const run = spawnSync(TSX, ["src/main.ts"], {
+  const run = spawnSync(TSX, ["scripts/start.ts"], {
     cwd: ROOT_DIR,
     env: { ...process.env, NODE_ENV: "production", AUTH_DATABASE_URL: "", JWT_SECRET: "" },
     timeout: 30_000,
@@ -105,4 +105,14 @@ it("exits 1 naming each missing setting in production", () => {
   expect(run.status).toBe(1);
   expect(run.stderr.toString()).toMatch(/AUTH_DATABASE_URL is required in production/);
   expect(run.stderr.toString()).toMatch(/JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL is required in production/);
+});
+
+it("starts the production entry (src/main.ts) only with a database and a key, whatever NODE_ENV says", () => {
+  const run = spawnSync(TSX, ["src/main.ts"], {
+    cwd: ROOT_DIR,
+    env: { ...process.env, NODE_ENV: "development", AUTH_DATABASE_URL: "", JWT_SECRET: "" },
+    timeout: 30_000,
+  });
+  expect(run.status).toBe(1);
+  expect(run.stderr.toString()).toMatch(/needs AUTH_DATABASE_URL and one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL/);
 });

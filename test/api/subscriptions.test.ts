@@ -7,7 +7,7 @@
 import { createClient, type Client as WsClient } from "graphql-ws";
 import { Client } from "pg";
 import WebSocket from "ws";
-import { roleNames } from "../../src/db/migrations";
+import { roleNames } from "../../src/db/roles";
 import { changeChannel } from "../../src/realtime/channels";
 import { CLOSE_CODES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../../src/realtime/websocket";
 import { jwtConfig, startApi, type TestApi } from "../support/api";

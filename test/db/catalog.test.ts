@@ -5,7 +5,8 @@
  */
 import { Client } from "pg";
 import { lintDatabase, APP_SCHEMAS } from "../../src/db/lint";
-import { latestCommittedMigrationHash, roleNames } from "../../src/db/migrations";
+import { latestCommittedMigrationHash } from "../../src/db/migrationLevel";
+import { roleNames } from "../../src/db/roles";
 import { testDb } from "../support/env";
 import { useSqlSession } from "../support/sql";
 

@@ -9,7 +9,7 @@
  */
 import { Client } from "pg";
 import { lintDatabase, unwrappedIdentityCalls, type Finding, APP_SCHEMAS } from "../../src/db/lint";
-import { roleNames } from "../../src/db/migrations";
+import { roleNames } from "../../src/db/roles";
 import { testDb } from "../support/env";
 
 const { user: USER, anonymous: ANONYMOUS } = roleNames();

@@ -4,8 +4,8 @@
  * Uses its own scratch database so the shared test database is left alone.
  */
 import { Client } from "pg";
-import { migrateDatabase, migrationStatus, runCurrentMigration, type DatabaseUrls } from "../../src/db/migrations";
-import { connectionString } from "../../src/db/urls";
+import { migrateDatabase, migrationStatus, runCurrentMigration, type DatabaseUrls } from "../../scripts/db/migrations";
+import { connectionString } from "../../scripts/db/urls";
 import { testDb } from "../support/env";
 
 const SCRATCH = "tasks_migration_test";

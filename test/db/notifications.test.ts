@@ -5,7 +5,7 @@
  */
 import { Client, type Notification } from "pg";
 import { changeChannel } from "../../src/realtime/channels";
-import { roleNames } from "../../src/db/migrations";
+import { roleNames } from "../../src/db/roles";
 import { testDb } from "../support/env";
 import { uniqueSub } from "../support/tokens";
 

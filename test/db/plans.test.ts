@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
-import { roleNames } from "../../src/db/migrations";
+import { roleNames } from "../../src/db/roles";
 import {
   explain,
   identityEvaluatedOnce,

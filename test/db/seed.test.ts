@@ -8,9 +8,10 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Client } from "pg";
-import { DEMO_USERS, seedDemoData } from "../../src/db/demoData";
-import { migrateDatabase, roleNames, type DatabaseUrls } from "../../src/db/migrations";
-import { connectionString } from "../../src/db/urls";
+import { DEMO_USERS, seedDemoData } from "../../scripts/db/demoData";
+import { migrateDatabase, type DatabaseUrls } from "../../scripts/db/migrations";
+import { roleNames } from "../../src/db/roles";
+import { connectionString } from "../../scripts/db/urls";
 import { ROOT_DIR } from "../../src/paths";
 import { testDb } from "../support/env";
 
@@ -41,7 +42,7 @@ const TSX = path.join(ROOT_DIR, "node_modules", ".bin", "tsx");
 /** `npm run db:seed` as a user runs it, with only the given variables (and PATH) set. */
 async function seedCommand(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(TSX, ["src/db/seed.ts"], {
+    const { stdout, stderr } = await promisify(execFile)(TSX, ["scripts/db/seed.ts"], {
       cwd: ROOT_DIR,
       env: { PATH: process.env.PATH, ...env },
     });

@@ -9,8 +9,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { loadConfig } from "../../src/config";
-import { roleNames } from "../../src/db/migrations";
+import { roleNames } from "../../src/db/roles";
 import { ROOT_DIR } from "../../src/paths";
+import { OWNER_ROLE } from "../../scripts/db/names";
 import { jwtConfig, startApi } from "../support/api";
 
 interface Service {
@@ -60,7 +61,7 @@ it("runs the database, the one-shot steps and the API", () => {
 
 it("sets no variable that neither src/config.ts nor the db:* commands read", () => {
   const configReads = variablesConfigReads();
-  const cli = source("src/db/cli.ts");
+  const cli = source("scripts/db/cli.ts");
   for (const name of ours) {
     for (const variable of Object.keys(environment(name))) {
       // The owner's and superuser's connections are the db:* commands' (graphile-migrate's), not the API's.
@@ -84,7 +85,7 @@ it("connects the API only as the authenticator, and migrates as the owner withou
   expect(Object.keys(api).filter((key) => key.endsWith("DATABASE_URL"))).toEqual(["AUTH_DATABASE_URL"]);
   expect(new URL(api.AUTH_DATABASE_URL!).username).toBe(roleNames().authenticator);
   expect(Object.keys(migrate).filter((key) => key.endsWith("DATABASE_URL"))).toEqual(["DATABASE_URL"]);
-  expect(new URL(migrate.DATABASE_URL!).username).toBe("tasks_owner");
+  expect(new URL(migrate.DATABASE_URL!).username).toBe(OWNER_ROLE);
   // The setup step sets the passwords the other two then log in with.
   expect(setup.DATABASE_URL).toBe(migrate.DATABASE_URL);
   expect(setup.AUTH_DATABASE_URL).toBe(api.AUTH_DATABASE_URL);

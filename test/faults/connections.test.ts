@@ -5,7 +5,7 @@
  */
 import net from "node:net";
 import { Client, type PoolClient } from "pg";
-import { jwtConfig, startApi, type TestApi } from "../support/api";
+import { jwtConfig, startApi } from "../support/api";
 import { testDb } from "../support/env";
 import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
 

@@ -6,6 +6,7 @@
  */
 import { createHmac } from "node:crypto";
 import { generateKeyPair, exportSPKI } from "jose";
+import { OWNER_ROLE } from "../../scripts/db/names";
 import { jwtConfig, startApi, type TestApi } from "../support/api";
 import { expectRejected, postWithAuthorization } from "../support/authorization";
 import {
@@ -270,7 +271,7 @@ describe("accepted as intended", () => {
   });
 
   it("a role claim, which is ignored: the request still runs as the user role", async () => {
-    const token = await sign(good({ sub, role: "tasks_owner" }), key);
+    const token = await sign(good({ sub, role: OWNER_ROLE }), key);
     await expectAccepted(hs, `Bearer ${token}`, sub);
     // As the owner or a superuser this would fail differently (the owner sees no rows; a
     // superuser sees all): the user role sees exactly its own rows, none here.

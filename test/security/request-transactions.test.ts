@@ -7,8 +7,8 @@
  */
 import fc from "fast-check";
 import { Pool, type PoolClient } from "pg";
-import { beginWithSettings, makeRequestWithPgClient } from "../../src/db/requestTransactions";
-import { roleNames } from "../../src/db/migrations";
+import { makeRequestWithPgClient } from "../../src/db/requestTransactions";
+import { roleNames } from "../../src/db/roles";
 import { testDb } from "../support/env";
 
 const roles = roleNames();

@@ -3,9 +3,11 @@ import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
 import { chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { freePort } from "../../src/db/embedded";
-import { resetDatabase, roleNames, setupRoles, type DatabaseUrls } from "../../src/db/migrations";
-import { connectionString } from "../../src/db/urls";
+import { freePort } from "../../scripts/db/embedded";
+import { resetDatabase, setupRoles, type DatabaseUrls } from "../../scripts/db/migrations";
+import { roleNames } from "../../src/db/roles";
+import { DATABASE_NAME, OWNER_ROLE } from "../../scripts/db/names";
+import { connectionString } from "../../scripts/db/urls";
 import { DATA_DIR, ROOT_DIR } from "../../src/paths";
 
 const execFileAsync = promisify(execFile);
@@ -38,14 +40,14 @@ async function run(bin: string, program: string, args: string[]): Promise<void> 
     await execFileAsync(path.join(bin, program), args, { ...runAs(), encoding: "utf8" });
   } catch (error) {
     const { stderr, stdout } = error as { stderr?: string; stdout?: string };
-    throw new Error(`${program} ${args.join(" ")} failed: ${stderr || stdout}`);
+    throw new Error(`${program} ${args.join(" ")} failed: ${stderr || stdout}`, { cause: error });
   }
 }
 
 export interface OwnClusterOptions {
   /** Folder of initdb, pg_ctl and postgres, e.g. Debian's /usr/lib/postgresql/15/bin (the version matrix). */
   bin?: string;
-  /** Set up the roles and a migrated `tasks` database (default); the matrix leaves that to jest's globalSetup. */
+  /** Set up the roles and a migrated database (default); the matrix leaves that to jest's globalSetup. */
   migrated?: boolean;
 }
 
@@ -81,8 +83,12 @@ export async function startOwnCluster(
   const rootUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   const urls: DatabaseUrls = {
     rootUrl,
-    ownerUrl: connectionString(rootUrl, { user: "tasks_owner", password: "owner-pw", database: "tasks" }),
-    authUrl: connectionString(rootUrl, { user: roleNames().authenticator, password: "auth-pw", database: "tasks" }),
+    ownerUrl: connectionString(rootUrl, { user: OWNER_ROLE, password: "owner-pw", database: DATABASE_NAME }),
+    authUrl: connectionString(rootUrl, {
+      user: roleNames().authenticator,
+      password: "auth-pw",
+      database: DATABASE_NAME,
+    }),
   };
   if (migrated) {
     await setupRoles(urls);
@@ -91,7 +97,7 @@ export async function startOwnCluster(
   let running = true;
   return {
     ...urls,
-    superuserUrl: connectionString(rootUrl, { database: "tasks" }),
+    superuserUrl: connectionString(rootUrl, { database: DATABASE_NAME }),
     async stop() {
       await stop();
       running = false;

@@ -1,9 +1,13 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { startEmbeddedPostgres, type EmbeddedCluster } from "../../src/db/embedded";
-import { resetDatabase, roleNames, setupRoles, type DatabaseUrls } from "../../src/db/migrations";
-import { connectionString } from "../../src/db/urls";
+import { startEmbeddedPostgres, type EmbeddedCluster } from "../../scripts/db/embedded";
+import { resetDatabase, setupRoles, type DatabaseUrls } from "../../scripts/db/migrations";
+import { roleNames } from "../../src/db/roles";
+import { DATABASE_NAME, OWNER_ROLE } from "../../scripts/db/names";
+import { connectionString } from "../../scripts/db/urls";
 import { DATA_DIR } from "../../src/paths";
+
+const TEST_DATABASE = `${DATABASE_NAME}_test`;
 
 declare global {
   var __EMBEDDED_PG__: EmbeddedCluster | undefined;
@@ -30,11 +34,11 @@ export default async function globalSetup(): Promise<void> {
   const authPassword = randomBytes(18).toString("base64url");
   const urls: DatabaseUrls = {
     rootUrl,
-    ownerUrl: connectionString(rootUrl, { user: "tasks_owner", password: ownerPassword, database: "tasks_test" }),
+    ownerUrl: connectionString(rootUrl, { user: OWNER_ROLE, password: ownerPassword, database: TEST_DATABASE }),
     authUrl: connectionString(rootUrl, {
       user: roleNames().authenticator,
       password: authPassword,
-      database: "tasks_test",
+      database: TEST_DATABASE,
     }),
   };
   await setupRoles(urls);
@@ -44,5 +48,5 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_OWNER_URL = urls.ownerUrl;
   process.env.TEST_AUTH_URL = urls.authUrl;
   // The superuser, in the test database: sees every row, used to prove rows exist.
-  process.env.TEST_SUPERUSER_URL = connectionString(rootUrl, { database: "tasks_test" });
+  process.env.TEST_SUPERUSER_URL = connectionString(rootUrl, { database: TEST_DATABASE });
 }

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { freePort } from "../../src/db/embedded";
+import { freePort } from "../../scripts/db/embedded";
 
 /** Debian's pgbouncer, when installed (.ci/run installs it; `apt-get install pgbouncer` locally). */
 export const PGBOUNCER = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].find(

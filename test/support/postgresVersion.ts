@@ -15,7 +15,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { Client } from "pg";
-import { runCommand } from "../../src/db/command";
+import { runCommand } from "../../scripts/db/command";
 import { ROOT_DIR } from "../../src/paths";
 import { startOwnCluster } from "./cluster";
 

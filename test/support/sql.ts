@@ -1,5 +1,5 @@
 import { Client, type QueryResult, type QueryResultRow } from "pg";
-import { roleNames } from "../../src/db/migrations";
+import { roleNames } from "../../src/db/roles";
 import { testDb } from "./env";
 
 const roles = roleNames();

@@ -14,7 +14,7 @@
  *   db:status    is anything uncommitted or unapplied?
  */
 import { spawnSync } from "node:child_process";
-import { ROOT_DIR } from "../paths";
+import { ROOT_DIR } from "../../src/paths";
 import { runCommand, withDevDatabase } from "./command";
 import { migrateDatabase, setupRoles } from "./migrations";
 

@@ -1,13 +1,13 @@
 /**
- * `npm run db:seed`: loads the demo data (src/db/demoData.ts); safe to run again.
+ * `npm run db:seed`: loads the demo data (scripts/db/demoData.ts); safe to run again.
  *
  * It writes as the API does, through the authenticator's connection and row-level
  * security: AUTH_DATABASE_URL when set, otherwise (in development) the embedded
- * database that `npm start` uses, started and stopped again as src/db/cli.ts does.
+ * database that `npm start` uses, started and stopped again as scripts/db/cli.ts does.
  * Demo users do not belong in production, so NODE_ENV=production is refused.
  */
 import { Client } from "pg";
-import { loadConfig } from "../config";
+import { loadConfig } from "../../src/config";
 import { runCommand, withDevDatabase } from "./command";
 import { DEMO_USERS, seedDemoData } from "./demoData";
 

@@ -3,9 +3,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Client } from "pg";
-import { DATA_DIR } from "../paths";
+import { roleNames } from "../../src/db/roles";
+import { DATA_DIR } from "../../src/paths";
 import { startEmbeddedPostgres } from "./embedded";
-import { migrateDatabase, roleNames, setupRoles, type DatabaseUrls } from "./migrations";
+import { migrateDatabase, setupRoles, shadowUrl, type DatabaseUrls } from "./migrations";
+import { DATABASE_NAME, OWNER_ROLE } from "./names";
 import { connectionString } from "./urls";
 
 /** Secrets of the local development set-up, generated once and kept in .data/. */
@@ -62,16 +64,20 @@ export async function startDevDatabase(port: number, log: (line: string) => void
   }
   const urls: DatabaseUrls = {
     rootUrl,
-    ownerUrl: connectionString(rootUrl, { user: "tasks_owner", password: secrets.ownerPassword, database: "tasks" }),
+    ownerUrl: connectionString(rootUrl, {
+      user: OWNER_ROLE,
+      password: secrets.ownerPassword,
+      database: DATABASE_NAME,
+    }),
     authUrl: connectionString(rootUrl, {
       user: roleNames().authenticator,
       password: secrets.authenticatorPassword,
-      database: "tasks",
+      database: DATABASE_NAME,
     }),
   };
   await setupRoles(urls);
   await migrateDatabase(urls);
-  return { ...urls, shadowUrl: connectionString(urls.ownerUrl, { database: "tasks_shadow" }), stop };
+  return { ...urls, shadowUrl: shadowUrl(urls.ownerUrl), stop };
 }
 
 async function accepts(url: string): Promise<boolean> {

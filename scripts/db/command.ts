@@ -1,5 +1,5 @@
 /**
- * What the db:* commands (cli.ts, lintCli.ts, seed.ts) share: the embedded
+ * What the db:* commands (cli.ts, lint.ts, seed.ts) and schema.ts share: the embedded
  * development database when no URL is configured, and turning main()'s result into
  * an exit code with a one-line message instead of a stack trace.
  */

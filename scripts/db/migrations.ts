@@ -1,12 +1,17 @@
-import { readdirSync, readFileSync } from "node:fs";
+/**
+ * graphile-migrate, driven from code: the db:* commands, the development database,
+ * the tests and the benchmarks set up and migrate databases through this module.
+ */
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import JSON5 from "json5";
 import { Logger, migrate, reset, run, status, watch, type Settings } from "graphile-migrate";
 // graphile-migrate keeps idle pools for 200 ms after each command and exits the
 // process if one of them errors (e.g. the embedded server stopping): end them now.
 import { clearAllPools } from "graphile-migrate/dist/pgReal";
 import { Client, escapeIdentifier, escapeLiteral } from "pg";
-import { ROOT_DIR } from "../paths";
+import { readGmrc } from "../../src/db/roles";
+import { ROOT_DIR } from "../../src/paths";
+import { SHADOW_SUFFIX } from "./names";
 import { connectionString } from "./urls";
 
 /** The three connections a database set-up needs. */
@@ -19,46 +24,22 @@ export interface DatabaseUrls {
   authUrl: string;
 }
 
-const GMRC_PATH = path.join(ROOT_DIR, ".gmrc");
 const MIGRATIONS_DIR = path.join(ROOT_DIR, "migrations");
 
-/** .gmrc as graphile-migrate reads it (JSON5). */
-export function readGmrc(): Settings {
-  return JSON5.parse(readFileSync(GMRC_PATH, "utf8")) as Settings;
-}
-
-export interface RoleNames {
-  authenticator: string;
-  user: string;
-  anonymous: string;
-}
-
-/** Role names come from .gmrc's placeholders only, so migrations and the API agree. */
-export function roleNames(gmrc: Settings = readGmrc()): RoleNames {
-  const placeholder = (key: string): string => {
-    const value = gmrc.placeholders?.[key];
-    if (!value || value === "!ENV") {
-      throw new Error(`.gmrc must give the placeholder ${key} a role name`);
-    }
-    return value;
-  };
-  return {
-    authenticator: placeholder(":DATABASE_AUTHENTICATOR"),
-    user: placeholder(":DATABASE_USER"),
-    anonymous: placeholder(":DATABASE_ANONYMOUS"),
-  };
+/** graphile-migrate's shadow database for a database: `<name>_shadow` on the same server, same owner. */
+export function shadowUrl(ownerUrl: string): string {
+  const name = decodeURIComponent(new URL(ownerUrl).pathname.slice(1));
+  return connectionString(ownerUrl, { database: `${name}${SHADOW_SUFFIX}` });
 }
 
 /** .gmrc with this set-up's connections, independent of the working directory. */
 function settingsFor(urls: DatabaseUrls): Settings {
   return {
-    ...readGmrc(),
+    ...(readGmrc() as Settings),
     connectionString: urls.ownerUrl,
     rootConnectionString: urls.rootUrl,
-    // `watch`, `commit` and `status` insist on a shadow database: `<name>_shadow` beside the real one.
-    shadowConnectionString: connectionString(urls.ownerUrl, {
-      database: `${decodeURIComponent(new URL(urls.ownerUrl).pathname.slice(1))}_shadow`,
-    }),
+    // `watch`, `commit` and `status` insist on a shadow database.
+    shadowConnectionString: shadowUrl(urls.ownerUrl),
     migrationsFolder: MIGRATIONS_DIR,
     logger: quietLogger,
   };
@@ -107,18 +88,6 @@ async function releasingPools<T>(operation: () => Promise<T>): Promise<T> {
   } finally {
     clearAllPools();
   }
-}
-
-/** The `--! Hash:` of the newest committed migration: the level this code expects the database at. */
-export function latestCommittedMigrationHash(): string {
-  const dir = path.join(MIGRATIONS_DIR, "committed");
-  const newest = readdirSync(dir)
-    .filter((name) => name.endsWith(".sql"))
-    .sort()
-    .at(-1);
-  const hash = newest && /^--! Hash: (\S+)$/m.exec(readFileSync(path.join(dir, newest), "utf8"))?.[1];
-  if (!hash) throw new Error(`no committed migration with a hash in ${dir}`);
-  return hash;
 }
 
 /** Committed migrations not yet applied, and whether current.sql holds anything. */

@@ -1,0 +1,62 @@
+/**
+ * Starts the API on a settled database and JWT key: connects, builds the app,
+ * listens, and shuts down cleanly on SIGTERM or SIGINT. Loaded by src/launch.ts
+ * only after GRAPHILE_ENV is set (this module loads PostGraphile).
+ */
+import { makeApp } from "./app";
+import { makeTokenVerifier } from "./auth/jwt";
+import type { Config, JwtConfig } from "./config";
+import { makePool } from "./db/pool";
+import type { Logger } from "./logger";
+
+/** A Config whose database and key are settled, by the environment or by `npm start`'s development defaults. */
+export type ServerConfig = Config & { authDatabaseUrl: string; jwt: JwtConfig };
+
+export interface ServerOptions {
+  /** Names the database in the message a failed first connection prints. */
+  databaseLabel: string;
+  /** More lines for the development banner. */
+  bannerLines?: string[];
+  /** Runs after the pools close, on shutdown or a failed start (`npm start` stops its embedded Postgres here). */
+  afterClose?: () => Promise<void>;
+}
+
+export async function startServer(config: ServerConfig, log: Logger, options: ServerOptions): Promise<void> {
+  const { databaseLabel, bannerLines = [], afterClose = async () => {} } = options;
+  const pool = makePool(config.authDatabaseUrl, { size: config.poolSize, acquireTimeoutMs: config.poolTimeoutMs }, log);
+  try {
+    // Fail fast and clearly on a wrong password or an unreachable server; an orchestrator restarts us.
+    await pool.query("select 1");
+  } catch (error) {
+    process.stderr.write(`Tasks API cannot connect to ${databaseLabel}: ${(error as Error).message}\n`);
+    await pool.end();
+    await afterClose();
+    process.exit(1);
+  }
+  // Live updates LISTEN on one session of their own, which must not go through a transaction-mode pooler.
+  const listenPool = makePool(
+    config.listenDatabaseUrl ?? config.authDatabaseUrl,
+    { size: 1, acquireTimeoutMs: config.poolTimeoutMs },
+    log,
+  );
+  const verifier = makeTokenVerifier(config.jwt, log);
+  const app = await makeApp({ config, pool, listenPool, verifier, log });
+  await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
+
+  const url = `http://${config.host}:${config.port}`;
+  log.info({ url: `${url}/graphql` }, "Tasks API listening");
+  if (!config.production) {
+    const lines = [`  GraphQL:  ${url}/graphql`, `  GraphiQL: ${url}/graphiql`, ...bannerLines];
+    process.stderr.write(`\n${lines.map((line) => `${line}\n`).join("")}\n`);
+  }
+
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, "shutting down");
+    await app.close({ drainMs: config.http.shutdownDrainMs, graceMs: config.http.shutdownGraceMs });
+    await Promise.all([pool.end(), listenPool.end()]);
+    await afterClose();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+}
