@@ -16,7 +16,8 @@ import { makeGraphQLWSConfig } from "postgraphile/grafserv";
 import { WebSocketServer, type WebSocket } from "ws";
 import { type Claims, TokenError, type TokenVerifier } from "../auth/jwt";
 import { KeysUnavailableError } from "../auth/keys";
-import { bearerToken } from "../auth/middleware";
+import { bearerToken } from "../auth/bearer";
+import { setIdentity } from "../auth/identity";
 import { ApiError } from "../errors";
 import { limitExceeded, pageSizeViolation } from "../graphql/limits";
 import type { Logger } from "../logger";
@@ -47,14 +48,6 @@ type GrafservInstance = Parameters<typeof makeGraphQLWSConfig>[0];
 interface Extra {
   socket: WebSocket;
   request: IncomingMessage;
-}
-
-/** The verified claims of a WebSocket's connection_init, by its upgrade request. */
-const identities = new WeakMap<IncomingMessage, Claims>();
-
-/** Who opened this socket (undefined before connection_init succeeded). */
-export function socketIdentityOf(request: IncomingMessage): Claims | undefined {
-  return identities.get(request);
 }
 
 export interface SubscriptionServerOptions {
@@ -129,7 +122,7 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
       // The verifier allows clock skew on exp; an open socket ends at exp itself.
       if (claims.exp! * 1000 <= Date.now())
         return refuse(CLOSE_CODES.tokenExpired, "Token expired: reconnect with a fresh token");
-      identities.set(request, claims);
+      setIdentity(request, claims);
       closeAtExpiry(socket, claims.exp! * 1000);
       log.debug({ sub: claims.sub }, "WebSocket connected");
       return { expiresAt: claims.exp };
