@@ -117,7 +117,6 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
     log,
     graphqlPath: "/graphql",
     maxPayloadBytes: config.limits.bodyBytes,
-    pageSize: config.limits.pageSize,
   });
   server.on("upgrade", subscriptions.handleUpgrade);
 

@@ -12,7 +12,8 @@ import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connecti
 import { identityOf } from "./auth/identity";
 import type { AppConfig } from "./config";
 import { makeMaskError, RETRY_AFTER_SECONDS } from "./errors";
-import { makeHardeningPlugin } from "./graphql/hardening";
+import { makeLimitsPlugin } from "./graphql/limits";
+import { makeMaskingPlugin } from "./graphql/masking";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
 import { SubscriptionsPlugin } from "./graphql/subscriptions";
@@ -62,7 +63,8 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
     plugins: [
       NotFoundPlugin,
       SubscriptionsPlugin,
-      makeHardeningPlugin({ production, limits, maskError }),
+      makeLimitsPlugin(limits, { introspection: !production }),
+      makeMaskingPlugin(maskError),
       makeResponsePlugin(RETRY_AFTER_SECONDS, log),
     ],
     pgServices: [

@@ -19,7 +19,7 @@ import { KeysUnavailableError } from "../auth/keys";
 import { bearerToken } from "../auth/bearer";
 import { setIdentity } from "../auth/identity";
 import { ApiError } from "../errors";
-import { limitExceeded, pageSizeViolation } from "../graphql/limits";
+import { limitExceeded } from "../graphql/limits";
 import type { Logger } from "../logger";
 
 /** Close codes a client can act on (docs/subscriptions.md). */
@@ -57,8 +57,6 @@ export interface SubscriptionServerOptions {
   graphqlPath: string;
   /** Largest message a client may send, bytes. */
   maxPayloadBytes: number;
-  /** Largest `first`/`last` inside a subscription's selection. */
-  pageSize: number;
 }
 
 export interface SubscriptionServer {
@@ -134,7 +132,7 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
         ];
       }
       const result = await base.onSubscribe!(ctx, id, payload);
-      if (!result || isErrorList(result)) return result;
+      if (!result || !("document" in result)) return result; // refused already
       const operation = getOperationAST(result.document, result.operationName);
       if (operation?.operation !== "subscription") {
         return [
@@ -143,8 +141,7 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
           }),
         ];
       }
-      const violation = pageSizeViolation(result.document, result.variableValues, options.pageSize);
-      return violation ? [violation] : result;
+      return result;
     },
   });
 
@@ -235,8 +232,6 @@ function relabelInterruption(error: GraphQLError): GraphQLError {
     ),
   });
 }
-
-const isErrorList = (value: object): value is readonly GraphQLError[] => Array.isArray(value);
 
 /** `authorization` in connectionParams, whatever its case; undefined when absent or not a string. */
 function authorizationParam(params: Context["connectionParams"]): string | undefined {
