@@ -115,7 +115,6 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
     serv,
     verifier,
     log,
-    graphqlPath: "/graphql",
     maxPayloadBytes: config.limits.bodyBytes,
   });
   server.on("upgrade", subscriptions.handleUpgrade);
