@@ -9,10 +9,11 @@ import { makePgService, type PgSubscriber } from "postgraphile/adaptors/pg";
 import { requestTransactionsAdaptor } from "./db/requestTransactions";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
-import { identityOf } from "./auth/middleware";
+import { identityOf } from "./auth/identity";
 import type { AppConfig } from "./config";
 import { makeMaskError } from "./errors/mask";
-import { makeHardeningPlugin } from "./graphql/hardening";
+import { makeLimitsPlugin } from "./graphql/limits";
+import { makeMaskingPlugin } from "./graphql/masking";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
 import { SubscriptionsPlugin } from "./graphql/subscriptions";
@@ -20,7 +21,6 @@ import { trustedDocumentsPreset } from "./graphql/trustedDocuments";
 import { makeResponsePlugin } from "./graphql/response";
 import type { Logger } from "./logger";
 import { changeChannelsFor } from "./realtime/channels";
-import { socketIdentityOf } from "./realtime/websocket";
 
 export interface PresetOptions {
   /** The authenticator's pool; every request borrows from it. */
@@ -63,7 +63,8 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
     plugins: [
       NotFoundPlugin,
       SubscriptionsPlugin,
-      makeHardeningPlugin({ production, limits, maskError }),
+      makeLimitsPlugin(limits, { introspection: !production }),
+      makeMaskingPlugin(maskError),
       makeResponsePlugin(maskError),
     ],
     pgServices: [
@@ -89,10 +90,10 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
     },
     grafast: {
       context(requestContext, args) {
-        const req = requestContext.expressv4?.req ?? requestContext.node?.req;
-        // A WebSocket's identity was verified at connection_init (realtime/websocket.ts).
+        // An HTTP request, or a WebSocket's upgrade request (its identity was verified at connection_init).
         const socket = requestContext.ws?.request;
-        const identity = req ? identityOf(req) : socket ? (socketIdentityOf(socket) ?? null) : undefined;
+        const request = requestContext.node?.req ?? socket;
+        const identity = request && identityOf(request);
         if (identity === undefined) {
           // Every route to GraphQL passes the authentication middleware; reaching here without it is a bug.
           throw new Error("request reached GraphQL without authentication");

@@ -8,31 +8,16 @@ import type { NextFunction, Request, Response } from "express";
 import { sendError } from "../errors";
 import { currentRequest } from "../http/requestContext";
 import type { Logger } from "../logger";
-import { type Claims, TokenError, type TokenVerifier } from "./jwt";
+import { bearerToken } from "./bearer";
+import { setIdentity } from "./identity";
+import { TokenError, type TokenVerifier } from "./jwt";
 import { KeysUnavailableError } from "./keys";
-
-/** Who is calling: verified claims, or null for an anonymous request. */
-const identities = new WeakMap<IncomingMessage, Claims | null>();
-
-/** The identity the middleware attached to this request (undefined if it never ran). */
-export function identityOf(req: IncomingMessage): Claims | null | undefined {
-  return identities.get(req);
-}
-
-const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
-
-/** The JWT in an `Authorization` value (HTTP header or a WebSocket's connectionParams); TokenError otherwise. */
-export function bearerToken(value: string): string {
-  const match = BEARER.exec(value.trim());
-  if (!match) throw new TokenError("header", 'Authorization header must be "Bearer <JWT>"');
-  return match[1]!;
-}
 
 export function authenticate(verifier: TokenVerifier, log: Logger) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const headers = authorizationHeaders(req);
     if (headers.length === 0) {
-      identities.set(req, null);
+      setIdentity(req, null);
       return next();
     }
     const state = currentRequest();
@@ -40,7 +25,7 @@ export function authenticate(verifier: TokenVerifier, log: Logger) {
     try {
       if (headers.length > 1) throw new TokenError("header", "send exactly one Authorization header");
       const claims = await verifier.verify(bearerToken(headers[0]!));
-      identities.set(req, claims);
+      setIdentity(req, claims);
       if (state) state.sub = claims.sub;
       next();
     } catch (error) {

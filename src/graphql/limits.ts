@@ -1,16 +1,19 @@
 /**
  * Limits on what one GraphQL request may ask for, enforced before any SQL runs:
- * depth, cost, aliases and directives as validation rules (graphql-armor), and
- * the page size of `first`/`last`, which needs the request's variables and so is
- * checked just before execution. Each refusal is LIMIT_EXCEEDED naming the limit.
+ * depth, cost, aliases and directives as validation rules (graphql-armor), no
+ * introspection in production, and the page size of `first`/`last`, which needs
+ * the request's variables and so is checked just before execution. Each refusal
+ * of a limit is LIMIT_EXCEEDED naming it.
  */
 import { costLimitRule } from "@escape.tech/graphql-armor-cost-limit";
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
 import {
+  getOperationAST,
   GraphQLError,
   Kind,
+  NoSchemaIntrospectionCustomRule,
   visit,
   type ArgumentNode,
   type DocumentNode,
@@ -96,4 +99,47 @@ export function pageSizeViolation(
     }
   }
   return undefined;
+}
+
+/**
+ * The limits, applied where each step runs: the rules join grafserv's own
+ * validation, and the page size is checked before grafast executes an
+ * operation — or, for a subscription, when grafserv accepts it from a socket:
+ * its refusal must be graphql-ws's `error` message, and grafast's `subscribe`
+ * middleware could only answer with a `next` message carrying errors.
+ */
+export function makeLimitsPlugin(
+  limits: QueryLimits,
+  { introspection }: { introspection: boolean },
+): GraphileConfig.Plugin {
+  return {
+    name: "TasksLimitsPlugin",
+    version: "1.0.0",
+    grafserv: {
+      middleware: {
+        setPreset(next, event) {
+          event.validationRules.push(...limitRules(limits));
+          if (!introspection) event.validationRules.push(NoSchemaIntrospectionCustomRule);
+          return next();
+        },
+        async onSubscribe(next) {
+          const args = await next();
+          if (!args || !("document" in args)) return args; // refused already
+          const { document, operationName, variableValues } = args;
+          // Anything else is executed, and checked there.
+          if (getOperationAST(document, operationName)?.operation !== "subscription") return args;
+          const violation = pageSizeViolation(document, variableValues, limits.pageSize);
+          return violation ? [violation] : args;
+        },
+      },
+    },
+    grafast: {
+      middleware: {
+        execute(next, { args }) {
+          const violation = pageSizeViolation(args.document, args.variableValues, limits.pageSize);
+          return violation ? { errors: [violation] } : next();
+        },
+      },
+    },
+  };
 }

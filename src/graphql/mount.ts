@@ -47,9 +47,7 @@ export async function mountGraphQL(
     serv,
     verifier,
     log,
-    graphqlPath: "/graphql",
     maxPayloadBytes: config.limits.bodyBytes,
-    pageSize: config.limits.pageSize,
   });
   server.on("upgrade", subscriptions.handleUpgrade);
 

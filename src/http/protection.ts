@@ -9,7 +9,7 @@ import cors from "cors";
 import type { Request, Response } from "express";
 import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import helmet from "helmet";
-import { identityOf } from "../auth/middleware";
+import { identityOf } from "../auth/identity";
 import type { AppConfig } from "../config";
 import { sendError } from "../errors";
 

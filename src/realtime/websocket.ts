@@ -7,19 +7,25 @@
  * token closes the socket before any operation runs, and the socket is closed
  * when the token's `exp` passes. Only subscriptions travel here: queries and
  * mutations go over HTTP, where the rate and body limits are.
+ *
+ * Operations run as grafserv runs them (makeGraphQLWSConfig: parsing,
+ * validation, the preset's onSubscribe middleware, masking); the socket server
+ * is ours because grafserv's has no hook at connection_init.
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { makeServer, type Context } from "graphql-ws";
+import { makeServer } from "graphql-ws";
+import { makeGraphQLWSConfig, normalizeConnectionParams } from "postgraphile/grafserv";
+import type { NodeGrafservBase } from "postgraphile/grafserv/node";
 import { getOperationAST, GraphQLError } from "postgraphile/graphql";
-import { makeGraphQLWSConfig } from "postgraphile/grafserv";
 import { WebSocketServer, type WebSocket } from "ws";
+import { bearerToken } from "../auth/bearer";
+import { setIdentity } from "../auth/identity";
 import { type Claims, TokenError, type TokenVerifier } from "../auth/jwt";
 import { KeysUnavailableError } from "../auth/keys";
-import { bearerToken } from "../auth/middleware";
-import { ApiError } from "../errors";
+import { ApiError, errorExtensions } from "../errors";
 import { UPSTREAM } from "../errors/upstream";
-import { limitExceeded, pageSizeViolation } from "../graphql/limits";
+import { limitExceeded } from "../graphql/limits";
 import type { Logger } from "../logger";
 
 /** Close codes a client can act on (docs/subscriptions.md). */
@@ -44,29 +50,18 @@ const KEEPALIVE_MS = 15_000;
 /** setTimeout's largest delay; a longer-lived token is checked again when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-type GrafservInstance = Parameters<typeof makeGraphQLWSConfig>[0];
 interface Extra {
   socket: WebSocket;
   request: IncomingMessage;
 }
 
-/** The verified claims of a WebSocket's connection_init, by its upgrade request. */
-const identities = new WeakMap<IncomingMessage, Claims>();
-
-/** Who opened this socket (undefined before connection_init succeeded). */
-export function socketIdentityOf(request: IncomingMessage): Claims | undefined {
-  return identities.get(request);
-}
-
 export interface SubscriptionServerOptions {
-  serv: GrafservInstance;
+  /** Sockets are accepted at its GraphQL path. */
+  serv: NodeGrafservBase;
   verifier: TokenVerifier;
   log: Logger;
-  graphqlPath: string;
   /** Largest message a client may send, bytes. */
   maxPayloadBytes: number;
-  /** Largest `first`/`last` inside a subscription's selection. */
-  pageSize: number;
 }
 
 export interface SubscriptionServer {
@@ -76,8 +71,6 @@ export interface SubscriptionServer {
   close(): void;
   /** Closes the open sockets (1013) after the LISTEN connection was lost; clients reconnect. */
   interrupt(): void;
-  /** Sockets open now. */
-  size(): number;
 }
 
 export function makeSubscriptionServer(options: SubscriptionServerOptions): SubscriptionServer {
@@ -108,8 +101,8 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
         closeWith(socket, code, reason);
         return false;
       };
-      const header = authorizationParam(ctx.connectionParams);
-      if (header === undefined) {
+      const header = normalizeConnectionParams(ctx.connectionParams)?.authorization;
+      if (typeof header !== "string") {
         return refuse(
           CLOSE_CODES.unauthorized,
           'Unauthorized: send connectionParams { authorization: "Bearer <JWT>" }',
@@ -130,7 +123,7 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
       // The verifier allows clock skew on exp; an open socket ends at exp itself.
       if (claims.exp! * 1000 <= Date.now())
         return refuse(CLOSE_CODES.tokenExpired, "Token expired: reconnect with a fresh token");
-      identities.set(request, claims);
+      setIdentity(request, claims);
       closeAtExpiry(socket, claims.exp! * 1000);
       log.debug({ sub: claims.sub }, "WebSocket connected");
       return { expiresAt: claims.exp };
@@ -142,17 +135,16 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
         ];
       }
       const result = await base.onSubscribe!(ctx, id, payload);
-      if (!result || isErrorList(result)) return result;
+      if (!result || !("document" in result)) return result; // refused already
       const operation = getOperationAST(result.document, result.operationName);
       if (operation?.operation !== "subscription") {
         return [
           new GraphQLError("this socket carries subscriptions only; send queries and mutations over HTTP", {
-            extensions: { code: "BAD_USER_INPUT" },
+            extensions: errorExtensions("BAD_USER_INPUT"),
           }),
         ];
       }
-      const violation = pageSizeViolation(result.document, result.variableValues, options.pageSize);
-      return violation ? [violation] : result;
+      return result;
     },
   });
 
@@ -206,8 +198,7 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
 
   return {
     handleUpgrade(request, socket, head) {
-      const path = request.url?.split("?")[0];
-      if (closing || path !== options.graphqlPath) {
+      if (closing || !serv.shouldHandleUpgrade(request, socket, head)) {
         socket.end(closing ? "HTTP/1.1 503 Service Unavailable\r\n\r\n" : "HTTP/1.1 404 Not Found\r\n\r\n");
         return;
       }
@@ -224,7 +215,6 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
         closeWith(socket, CLOSE_CODES.listenerLost, "Live updates were interrupted; reconnect and refetch");
       }
     },
-    size: () => wss.clients.size,
   };
 }
 
@@ -239,15 +229,4 @@ function relabelInterruption(error: GraphQLError): GraphQLError {
       "live updates were interrupted and events may have been missed; subscribe again",
     ),
   });
-}
-
-const isErrorList = (value: object): value is readonly GraphQLError[] => Array.isArray(value);
-
-/** `authorization` in connectionParams, whatever its case; undefined when absent or not a string. */
-function authorizationParam(params: Context["connectionParams"]): string | undefined {
-  if (!params) return undefined;
-  const values = Object.entries(params)
-    .filter(([key]) => key.toLowerCase() === "authorization")
-    .map(([, value]) => value);
-  return values.length === 1 && typeof values[0] === "string" ? values[0] : undefined;
 }
