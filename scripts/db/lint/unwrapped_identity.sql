@@ -29,49 +29,65 @@ with clauses as (
   ) c(position, clause, tree)
   where n.nspname = any(current_setting('lint.schemas')::text[]) and c.tree is not null
 ),
--- The braces of the tree, in order, each with the depth it leaves behind. The
--- alternatives that start with a brace are matched whole, so they count once.
-tokens as (
-  select c.policy, c.position, c.clause, m.ordinality as at, m.token[1] as token,
-         sum(case when m.token[1] = '}' then -1 else 1 end)
-           over (partition by c.policy, c.position order by m.ordinality) as depth
-  from clauses c
-  cross join lateral regexp_matches(
-    c.tree, '(\{SUBLINK :subLinkType \d+|:subselect \{|\{FUNCEXPR :funcid \d+|\{|\})', 'g'
-  ) with ordinality m(token, ordinality)
+-- The braces of the tree, in order; the alternatives that open with a brace are
+-- matched whole, so each counts once. A node's level is the depth its opening
+-- brace reaches, and its closing brace is the one that leaves that level.
+braces as (
+  select policy, position, at, token,
+         case when token = '}' then depth + 1 else depth end as level
+  from (
+    select c.policy, c.position, m.at, m.token[1] as token,
+           sum(case when m.token[1] = '}' then -1 else 1 end)
+             over (partition by c.policy, c.position order by m.at) as depth
+    from clauses c
+    cross join lateral regexp_matches(
+      c.tree, '(\{SUBLINK :subLinkType \d+|:subselect \{|\{FUNCEXPR :funcid \d+|\{|\})', 'g'
+    ) with ordinality m(token, at)
+  ) counted
 ),
--- Each sub-select's query: where it opens and closes, and whether it is scalar.
-subselects as (
-  select s.policy, s.position, s.at as opens,
-         (select min(e.at) from tokens e
-          where e.policy = s.policy and e.position = s.position
-            and e.at > s.at and e.token = '}' and e.depth = s.depth - 1) as closes,
-         (select substring(l.token from '\d+')::int in (3, 4) from tokens l
-          where l.policy = s.policy and l.position = s.position
-            and l.at < s.at and l.token like '{SUBLINK%' and l.depth = s.depth - 1
-          order by l.at desc limit 1) as scalar
-  from tokens s
-  where s.token = ':subselect {'
+-- At each level opening and closing braces alternate: the k-th of each pair up.
+numbered as (
+  select b.*, row_number() over (partition by policy, position, level, token = '}' order by at) as k
+  from braces b
 ),
--- Identity calls whose innermost enclosing sub-select, if any, is not scalar.
-unwrapped as (
-  select f.policy, f.position, f.clause, pr.proname, min(f.at) as first_at
-  from tokens f
-  join pg_proc pr on pr.oid = substring(f.token from '\d+')::oid
+nodes as (
+  select o.policy, o.position, o.token, o.level, o.at as opens, c.at as closes
+  from numbered o
+  join numbered c on c.policy = o.policy and c.position = o.position and c.level = o.level
+                 and c.k = o.k and c.token = '}'
+  where o.token <> '}'
+),
+-- Each sub-select's query, and whether the SUBLINK it belongs to is scalar.
+scopes as (
+  select q.policy, q.position, q.opens, q.closes, substring(l.token from '\d+')::int in (3, 4) as scalar
+  from nodes q
+  join nodes l on l.policy = q.policy and l.position = q.position and l.level = q.level - 1
+              and l.opens < q.opens and l.closes > q.closes and l.token like '{SUBLINK%'
+  where q.token = ':subselect {'
+),
+-- Every function call with the innermost sub-select around it, if any.
+calls as (
+  select distinct on (f.policy, f.position, f.opens)
+         f.policy, f.position, f.opens as at, substring(f.token from '\d+')::oid as funcid,
+         coalesce(s.scalar, false) as wrapped
+  from nodes f
+  left join scopes s on s.policy = f.policy and s.position = f.position and s.opens < f.opens and s.closes > f.opens
   where f.token like '{FUNCEXPR%'
-    and pr.proname in ('current_user_id', 'current_setting')
-    and not coalesce((
-      select s.scalar from subselects s
-      where s.policy = f.policy and s.position = f.position and s.opens < f.at and s.closes > f.at
-      order by s.opens desc limit 1
-    ), false)
-  group by 1, 2, 3, 4
+  order by f.policy, f.position, f.opens, s.opens desc nulls last
 ),
 per_clause as (
-  select policy, position,
-         clause || ' calls ' || string_agg(proname || '()', ' and ' order by first_at) as calls
-  from unwrapped
-  group by policy, position, clause
+  select c.policy, c.position,
+         cl.clause || ' calls ' || string_agg(pr.proname || '()', ' and ' order by c.first_at) as calls
+  from (
+    select policy, position, funcid, min(at) as first_at
+    from calls
+    where not wrapped
+    group by 1, 2, 3
+  ) c
+  join pg_proc pr on pr.oid = c.funcid
+  join clauses cl on cl.policy = c.policy and cl.position = c.position
+  where pr.proname in ('current_user_id', 'current_setting')
+  group by c.policy, c.position, cl.clause
 )
 select 'unwrapped-identity' as rule,
        quote_ident(p.polname) || ' on ' || quote_ident(n.nspname) || '.' || quote_ident(t.relname) as object,
