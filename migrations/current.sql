@@ -1,3 +1,1 @@
--- The migration being written. `npm run db:watch` re-runs this file on every save,
--- so keep it idempotent: drop what it creates, in reverse order, before creating it.
--- `npm run db:commit` turns it into the next file in committed/.
+

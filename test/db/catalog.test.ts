@@ -4,7 +4,7 @@
  * the authenticator a privilege of its own.
  */
 import { Client } from "pg";
-import { lintDatabase, APP_SCHEMAS } from "../../src/db/lint";
+import { lintDatabase, APP_SCHEMAS } from "../../scripts/db/lint";
 import { latestCommittedMigrationHash } from "../../src/db/migrationLevel";
 import { roleNames } from "../../src/db/roles";
 import { testDb } from "../support/env";
@@ -19,7 +19,8 @@ const db = useSqlSession();
  * RLS enabled and forced on every table, a policy `to` a role for every granted
  * command, identity wrapped for an InitPlan, indexes behind policy columns, column
  * lists on insert/update grants and nothing granted to PUBLIC: the policy linter
- * (src/db/lint.ts) checks all of it, and its own tests prove each rule can fire.
+ * (scripts/db/lint/, one query per rule) checks all of it, and its own tests prove
+ * each rule can fire.
  */
 it("passes the policy linter, over both tables", async () => {
   expect(await lintDatabase(db().client, { schemas: APP_SCHEMAS })).toEqual([]);

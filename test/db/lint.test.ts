@@ -1,5 +1,6 @@
 /*
- * The policy linter behind `npm run db:lint` (src/db/lint.ts). The app's schemas
+ * The policy linter behind `npm run db:lint` (scripts/db/lint.ts and one query per
+ * rule in scripts/db/lint/). The app's schemas
  * pass it; each rule is proven to fire on a scratch object that breaks that rule
  * and nothing else, and the fix its message names is proven to clear it; a scratch
  * schema built the project's way passes, so the linter does not cry wolf.
@@ -8,7 +9,7 @@
  * behind, and tests in other files never see them.
  */
 import { Client } from "pg";
-import { lintDatabase, unwrappedIdentityCalls, type Finding, APP_SCHEMAS } from "../../src/db/lint";
+import { lintDatabase, type Finding, APP_SCHEMAS } from "../../scripts/db/lint";
 import { roleNames } from "../../src/db/roles";
 import { testDb } from "../support/env";
 
@@ -96,9 +97,9 @@ describe("the app's own schemas", () => {
       create function app_private.leak() returns int language sql security definer as 'select 1';
     `);
     expect(ruleAndObject(await lint(...APP_SCHEMAS))).toEqual([
-      { rule: "rls-not-forced", object: "app_public.tasks" },
       { rule: "definer-without-search-path", object: "app_private.leak()" },
       { rule: "granted-to-public", object: "app_public.current_user_id()" },
+      { rule: "rls-not-forced", object: "app_public.tasks" },
     ]);
   });
 });
@@ -281,53 +282,75 @@ describe("unwrapped-identity", () => {
   });
 });
 
-describe("unwrappedIdentityCalls, on deparsed policy text", () => {
+describe("unwrapped-identity, on the policy's stored expression rather than its text", () => {
+  /** The identity functions the rule reports for a select policy `using (condition)`. */
+  async function unwrappedCalls(condition: string): Promise<string[]> {
+    const schema = await scratch("identity-forms");
+    const table = await goodTable(schema);
+    await sql(`
+      create schema "Lint Scratch Quoted";
+      create function "Lint Scratch Quoted".current_user_id() returns text language sql stable as $$ select 'x' $$;
+      create function ${schema}.current_user_id() returns text language sql stable as $$ select 'x' $$;
+      create function ${schema}."Current_User_Id"() returns text language sql stable as $$ select 'x' $$;
+      create function ${schema}.my_current_user_id() returns text language sql stable as $$ select 'x' $$;
+      create table ${schema}.members (note_id uuid, user_id text);
+      set local search_path = ${schema};
+      alter policy select_own on ${table} using (${condition.replace(/SCHEMA/g, schema)});
+    `);
+    const findings = (await lint(schema)).filter((finding) => finding.rule === "unwrapped-identity");
+    expect(findings.length).toBeLessThanOrEqual(1);
+    const calls = findings[0] && /^using calls (.+) once per row:/.exec(findings[0].message)?.[1];
+    return calls ? calls.split(" and ").map((call) => call.replace(/\(\)$/, "")) : [];
+  }
+
   it.each([
-    ["the project's form", "(user_id = ( SELECT app_public.current_user_id() AS current_user_id))", []],
-    ["an unqualified wrapped call", "(user_id = ( SELECT current_user_id() AS current_user_id))", []],
+    ["the project's form", "owner_id = (select app_public.current_user_id())", []],
+    ["an unqualified wrapped call", "owner_id = (select current_user_id())", []],
+    ["a bare current_setting", "owner_id = current_setting('request.jwt.claim.sub', true)", ["current_setting"]],
     [
-      "a bare current_setting",
-      "(owner_id = current_setting('request.jwt.claim.sub'::text, true))",
-      ["current_setting"],
+      "a bare call of a quoted schema's function",
+      'owner_id = "Lint Scratch Quoted".current_user_id()',
+      ["current_user_id"],
     ],
-    ["a bare call of a quoted schema's function", '(owner_id = "My Schema".current_user_id())', ["current_user_id"]],
-    ["a quoted function name", '(owner_id = "current_user_id"())', ["current_user_id"]],
-    ["a quoted name that differs in case, so is another function", '(owner_id = "Current_User_Id"())', []],
-    ["a look-alike function name", "(owner_id = app.my_current_user_id())", []],
+    ["a quoted function name", 'owner_id = "current_user_id"()', ["current_user_id"]],
+    ["a quoted name that differs in case, so is another function", 'owner_id = "Current_User_Id"()', []],
+    ["a look-alike function name", "owner_id = my_current_user_id()", []],
+    ["the name inside a string literal", "body <> 'current_setting(' and body = 'it''s current_user_id('", []],
+    ["an alias named like the function", "owner_id = (select SCHEMA.current_user_id() as current_user_id)", []],
     [
-      "the name inside a string literal",
-      "((body <> 'current_setting('::text) AND (body = 'it''s current_user_id('::text))",
+      "a name with braces in it ahead of the call",
+      `owner_id = (select current_user_id() from (select 1 as "}}}}") as braces)`,
       [],
     ],
-    ["an alias named like the function", "(owner_id = ( SELECT s.current_user_id() AS current_user_id))", []],
+    ["a wrapped call inside another call", "owner_id = (select coalesce(current_setting('a.b', true), 'x'))", []],
     [
-      "a wrapped call inside another call",
-      `(owner_id = ( SELECT COALESCE(current_setting('a.b'::text, true), 'x'::text) AS "coalesce"))`,
-      [],
-    ],
-    [
-      "a sub-select spread over lines by the deparser",
-      "(EXISTS ( SELECT 1\n   FROM s.m\n  WHERE ((m.note_id = t.id) AND (m.user_id = ( SELECT current_user_id() AS current_user_id)))))",
+      "a wrapped call inside a correlated EXISTS",
+      "exists (select 1 from SCHEMA.members m where m.note_id = id and m.user_id = (select current_user_id()))",
       [],
     ],
     [
       "a call directly inside EXISTS",
-      "(EXISTS ( SELECT 1\n   FROM s.m\n  WHERE ((m.note_id = t.id) AND (m.user_id = app_public.current_user_id()))))",
+      "exists (select 1 from SCHEMA.members m where m.note_id = id and m.user_id = app_public.current_user_id())",
       ["current_user_id"],
     ],
     [
       "a call directly inside IN, ANY and ARRAY sub-selects",
-      "((a IN ( SELECT current_setting('a'::text) AS current_setting)) OR (b = ANY (ARRAY( SELECT current_user_id() AS current_user_id))))",
+      "owner_id in (select current_setting('a.b')) or body = any (array(select current_user_id()))",
       ["current_setting", "current_user_id"],
     ],
     [
-      "one wrapped and one bare call",
-      "((a = ( SELECT current_user_id() AS current_user_id)) OR (b = current_user_id()))",
+      "a call left of IN, outside its sub-select",
+      "current_user_id() in (select body from SCHEMA.notes)",
       ["current_user_id"],
     ],
-    ["a parenthesised but not sub-selected call", "(owner_id = (current_user_id()))", ["current_user_id"]],
-  ])("handles %s", (_name, expression, expected) => {
-    expect(unwrappedIdentityCalls(expression)).toEqual(expected);
+    [
+      "one wrapped and one bare call",
+      "owner_id = (select current_user_id()) or body = current_user_id()",
+      ["current_user_id"],
+    ],
+    ["a parenthesised but not sub-selected call", "owner_id = (current_user_id())", ["current_user_id"]],
+  ])("handles %s", async (_name, condition, expected) => {
+    expect(await unwrappedCalls(condition)).toEqual(expected);
   });
 });
 
@@ -466,8 +489,8 @@ describe("granted-to-public", () => {
     const table = await goodTable(schema);
     await sql(`grant select on ${table} to public`);
     expect(ruleAndObject(await lint(schema))).toEqual([
-      { rule: "missing-policy", object: table },
       { rule: "granted-to-public", object: table },
+      { rule: "missing-policy", object: table },
     ]);
   });
 });
