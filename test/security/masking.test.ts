@@ -10,8 +10,8 @@ import { DatabaseError } from "pg";
 import { GraphQLError } from "postgraphile/graphql";
 import { ApiError, makeMaskError } from "../../src/errors";
 import { makeLogger } from "../../src/logger";
-import { jwtConfig, startApi } from "../support/api";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { startApi } from "../support/api";
+import { newUser } from "../support/tokens";
 
 const INTERNAL_TEXT = 'relation "app_private.secrets" at db-7.internal.example, constraint tasks_title_length';
 
@@ -103,12 +103,11 @@ it("logs an unmapped error in full under the id it returns", () => {
 });
 
 it("answers UNAVAILABLE through the API when the database cannot be reached", async () => {
-  const secret = testSecret();
-  const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), production: true });
+  const api = await startApi({ production: true });
   try {
     const refused = Object.assign(new Error("connect ECONNREFUSED 10.1.2.3:5432"), { code: "ECONNREFUSED" });
     jest.spyOn(api.pool, "connect").mockImplementationOnce(() => Promise.reject(refused));
-    const token = await sign({ sub: uniqueSub("zed") }, hmacKey(secret));
+    const { token } = await newUser("zed");
     const { body } = await api.graphql(`{ tasks { totalCount } }`, {}, { token });
     expect(body.errors).toEqual([
       expect.objectContaining({

@@ -7,6 +7,7 @@ import type { JwtConfig } from "../../src/config";
 import { loadConfig } from "../../src/config";
 import { makeLogger } from "../../src/logger";
 import { testDb } from "./env";
+import { userJwt } from "./tokens";
 
 export interface GraphQLResponse {
   status: number;
@@ -37,7 +38,8 @@ export interface TestApi {
 export { jwtConfigFor as jwtConfig } from "../../src/config";
 
 export interface ApiOptions {
-  jwt: JwtConfig;
+  /** The token rules; by default HS256 with the secret newUser() signs with. */
+  jwt?: JwtConfig;
   production?: boolean;
   poolSize?: number;
   /** Connect somewhere else than the test database directly (e.g. through PgBouncer). */
@@ -47,7 +49,7 @@ export interface ApiOptions {
 }
 
 /** The real API (makeApp) on an ephemeral loopback port, connected as the authenticator. */
-export async function startApi(options: ApiOptions): Promise<TestApi> {
+export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
   const authUrl = options.authUrl ?? testDb.authUrl;
   const env = {
     // Rate limits are tested on their own; elsewhere they would only get in the way of load.
@@ -71,7 +73,7 @@ export async function startApi(options: ApiOptions): Promise<TestApi> {
   const app: App = await makeApp({
     config,
     pool,
-    verifier: makeTokenVerifier(options.jwt, log),
+    verifier: makeTokenVerifier(options.jwt ?? userJwt(), log),
     log,
   });
   await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
