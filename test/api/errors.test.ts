@@ -135,6 +135,7 @@ describe.each([false, true])("with production = %s", (production) => {
 
   it("masks an unexpected failure as INTERNAL and logs it under the same id", async () => {
     const secretDetail = "could not reach db-7.internal.example:5432 (relation app_private.x)";
+    // Fault injection: nothing else makes a healthy pool fail one checkout on demand.
     jest.spyOn(api.pool, "connect").mockImplementationOnce(() => Promise.reject(new Error(secretDetail)));
     const { status, body } = await api.graphql(`{ tasks { totalCount } }`, {}, { token });
     expect(status).toBe(200);

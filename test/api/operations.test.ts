@@ -53,6 +53,7 @@ describe("in development", () => {
   });
 
   it("logs error codes and the INTERNAL error id with the request", async () => {
+    // Fault injection: nothing else makes a healthy pool fail one checkout on demand.
     jest.spyOn(api.pool, "connect").mockImplementationOnce(() => Promise.reject(new Error("boom")));
     const { response, body } = await post(
       api,

@@ -106,6 +106,7 @@ it("answers UNAVAILABLE through the API when the database cannot be reached", as
   const api = await startApi({ production: true });
   try {
     const refused = Object.assign(new Error("connect ECONNREFUSED 10.1.2.3:5432"), { code: "ECONNREFUSED" });
+    // Fault injection: nothing else makes a healthy pool fail one checkout on demand.
     jest.spyOn(api.pool, "connect").mockImplementationOnce(() => Promise.reject(refused));
     const { token } = await newUser("zed");
     const { body } = await api.graphql(`{ tasks { totalCount } }`, {}, { token });

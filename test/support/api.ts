@@ -21,7 +21,7 @@ export interface GraphQLResponse {
 export interface TestApi {
   url: string;
   pool: Pool;
-  /** Times the API asked its pool for a connection. */
+  /** Connections the API's pool handed out (its 'acquire' events). */
   connections(): number;
   /** Log lines the API wrote, parsed. */
   logs: Array<Record<string, any>>;
@@ -63,13 +63,9 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
   const logs: Array<Record<string, any>> = [];
   const log = makeLogger({ level: "debug", destination: { write: (line: string) => logs.push(JSON.parse(line)) } });
   const pool = makePool(authUrl, { size: options.poolSize ?? 4, acquireTimeoutMs: config.poolTimeoutMs }, log);
-  let connects = 0;
-  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
-  // Counts every connection request: a rejected token must never make one.
-  (pool as unknown as { connect: typeof connect }).connect = (...args) => {
-    connects += 1;
-    return connect(...args);
-  };
+  // Counts every connection the API takes from its pool: a rejected token must never take one.
+  let acquired = 0;
+  pool.on("acquire", () => (acquired += 1));
   const app: App = await makeApp({
     config,
     pool,
@@ -82,7 +78,7 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
     url,
     pool,
     logs,
-    connections: () => connects,
+    connections: () => acquired,
     async graphql(query, variables, { token, headers = {} } = {}) {
       const response = await fetch(`${url}/graphql`, {
         method: "POST",
