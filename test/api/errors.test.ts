@@ -6,18 +6,17 @@
  */
 import { Client } from "pg";
 import { CONSTRAINTS } from "../../src/errors/mask";
-import { jwtConfig, startApi, type TestApi } from "../support/api";
+import { startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { newUser } from "../support/tokens";
 
-const secret = testSecret();
 const CREATE_TASK = `mutation ($task: TaskInput!) { createTask(input: { task: $task }) { task { rowId } } }`;
 /** Words that would mean database internals leaked into a response. */
 const INTERNALS =
   /constraint|violat|relation|app_public|app_private|select .+ from|insert into|update \S+ set|tasks_|lists_|tag_length|postgres|stack|at [\w.]+ \(/i;
 
 it("answers 400 to an invalid document when the client accepts application/graphql-response+json", async () => {
-  const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
+  const api = await startApi();
   try {
     const response = await api.graphql(`{ nope }`, {}, { headers: { accept: "application/graphql-response+json" } });
     expect(response.status).toBe(400);
@@ -28,7 +27,7 @@ it("answers 400 to an invalid document when the client accepts application/graph
 });
 
 it("answers 405 with Allow: POST and BAD_USER_INPUT to a GraphQL request sent as GET", async () => {
-  const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), production: true });
+  const api = await startApi({ production: true });
   try {
     const response = await fetch(`${api.url}/graphql?query=${encodeURIComponent("{ currentUserId }")}`, {
       headers: { accept: "application/json" },
@@ -48,8 +47,8 @@ describe.each([false, true])("with production = %s", (production) => {
   let api: TestApi;
   let token: string;
   beforeAll(async () => {
-    api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), production });
-    token = await sign({ sub: uniqueSub("erin") }, hmacKey(secret));
+    api = await startApi({ production });
+    ({ token } = await newUser("erin"));
   });
   afterAll(() => api.close());
 
@@ -136,6 +135,7 @@ describe.each([false, true])("with production = %s", (production) => {
 
   it("masks an unexpected failure as INTERNAL and logs it under the same id", async () => {
     const secretDetail = "could not reach db-7.internal.example:5432 (relation app_private.x)";
+    // Fault injection: nothing else makes a healthy pool fail one checkout on demand.
     jest.spyOn(api.pool, "connect").mockImplementationOnce(() => Promise.reject(new Error(secretDetail)));
     const { status, body } = await api.graphql(`{ tasks { totalCount } }`, {}, { token });
     expect(status).toBe(200);

@@ -4,15 +4,14 @@
  * Each "sees nothing" is checked against the database, where alice's rows are.
  */
 import { Client } from "pg";
-import { jwtConfig, startApi, type TestApi } from "../support/api";
+import { startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { newUser } from "../support/tokens";
 
-const secret = testSecret();
 let api: TestApi;
 let db: Client;
-const alice = { sub: uniqueSub("alice"), token: "", taskRowId: "", taskId: "", listRowId: "", listId: "" };
-const bob = { sub: uniqueSub("bob"), token: "", taskRowId: "", listRowId: "" };
+const alice = { sub: "", token: "", taskRowId: "", taskId: "", listRowId: "", listId: "" };
+const bob = { sub: "", token: "", taskRowId: "", listRowId: "" };
 
 async function as(user: { token: string }, query: string, variables: Record<string, unknown> = {}) {
   return (await api.graphql(query, variables, { token: user.token })).body;
@@ -28,10 +27,11 @@ async function aliceRowsInDatabase() {
 }
 
 beforeAll(async () => {
-  api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
+  api = await startApi();
   db = new Client({ connectionString: testDb.superuserUrl });
   await db.connect();
-  for (const user of [alice, bob]) user.token = await sign({ sub: user.sub }, hmacKey(secret));
+  Object.assign(alice, await newUser("alice"));
+  Object.assign(bob, await newUser("bob"));
 
   const a = await as(
     alice,

@@ -3,18 +3,16 @@
  * tasks with every field, filtering, ordering, pagination, aggregates, updates,
  * completion and deletion.
  */
-import { jwtConfig, startApi, type TestApi } from "../support/api";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { startApi, type TestApi } from "../support/api";
+import { newUser } from "../support/tokens";
 
-const secret = testSecret();
 let api: TestApi;
 let token: string;
 let sub: string;
 
 beforeAll(async () => {
-  api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
-  sub = uniqueSub("alice");
-  token = await sign({ sub }, hmacKey(secret));
+  api = await startApi();
+  ({ sub, token } = await newUser("alice"));
 });
 afterAll(() => api.close());
 

@@ -4,9 +4,8 @@
  * security headers, CORS by allow-list and rate limits.
  */
 import { jwtConfig, startApi, type TestApi } from "../support/api";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { newUser, sign, userKey } from "../support/tokens";
 
-const secret = testSecret();
 const ME = "query Me { currentUserId }";
 
 async function post(api: TestApi, body: unknown, headers: Record<string, string> = {}) {
@@ -23,9 +22,8 @@ describe("in development", () => {
   let sub: string;
   let token: string;
   beforeAll(async () => {
-    api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
-    sub = uniqueSub("ops");
-    token = await sign({ sub }, hmacKey(secret));
+    api = await startApi();
+    ({ sub, token } = await newUser("ops"));
   });
   afterAll(() => api.close());
 
@@ -55,6 +53,7 @@ describe("in development", () => {
   });
 
   it("logs error codes and the INTERNAL error id with the request", async () => {
+    // Fault injection: nothing else makes a healthy pool fail one checkout on demand.
     jest.spyOn(api.pool, "connect").mockImplementationOnce(() => Promise.reject(new Error("boom")));
     const { response, body } = await post(
       api,
@@ -77,7 +76,7 @@ describe("in development", () => {
 
   it("exports Prometheus metrics: requests by operation and code, token rejections, pool, database errors", async () => {
     await post(api, { query: ME }, { authorization: `Bearer ${token}` });
-    const expired = await sign({ sub, exp: Math.floor(Date.now() / 1000) - 3600 }, hmacKey(secret));
+    const expired = await sign({ sub, exp: Math.floor(Date.now() / 1000) - 3600 }, userKey);
     await post(api, { query: ME }, { authorization: `Bearer ${expired}` });
     await post(
       api,
@@ -115,7 +114,7 @@ describe("in development", () => {
 
 describe("in production", () => {
   it("sends no Server-Timing and no CORS headers unless configured", async () => {
-    const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), production: true });
+    const api = await startApi({ production: true });
     try {
       const { response } = await post(api, { query: ME }, { origin: "https://evil.example" });
       expect(response.headers.get("server-timing")).toBeNull();
@@ -128,7 +127,6 @@ describe("in production", () => {
 
   it("answers CORS only for allowed origins", async () => {
     const api = await startApi({
-      jwt: jwtConfig({ kind: "secret", secret }),
       production: true,
       env: { CORS_ORIGINS: "https://app.example, https://admin.example" },
     });
@@ -156,12 +154,11 @@ describe("in production", () => {
 describe("rate limits", () => {
   it("answers 429 with Retry-After per user and per anonymous IP, without touching other callers", async () => {
     const api = await startApi({
-      jwt: jwtConfig({ kind: "secret", secret }),
       env: { RATE_LIMIT_USER_PER_MINUTE: "3", RATE_LIMIT_ANONYMOUS_PER_MINUTE: "2" },
     });
     try {
-      const greedy = await sign({ sub: uniqueSub("greedy") }, hmacKey(secret));
-      const modest = await sign({ sub: uniqueSub("modest") }, hmacKey(secret));
+      const { token: greedy } = await newUser("greedy");
+      const { token: modest } = await newUser("modest");
       const statuses = [];
       for (let i = 0; i < 4; i++)
         statuses.push((await post(api, { query: ME }, { authorization: `Bearer ${greedy}` })).response.status);

@@ -10,20 +10,14 @@ import WebSocket from "ws";
 import { roleNames } from "../../src/db/roles";
 import { changeChannel } from "../../src/realtime/channels";
 import { CLOSE_CODES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../../src/realtime/websocket";
-import { jwtConfig, startApi, type TestApi } from "../support/api";
+import { startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
-import { Changes, createTask, gql, openSocket, within, type User } from "../support/liveUpdates";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { Changes, createTask, gql, openSocket, within } from "../support/liveUpdates";
+import { hmacKey, newUser, sign, testSecret, userKey } from "../support/tokens";
 
-const secret = testSecret();
 let api: TestApi;
 let db: Client;
 const clients: WsClient[] = [];
-
-const user = async (name: string): Promise<User> => {
-  const sub = uniqueSub(name);
-  return { sub, token: await sign({ sub }, hmacKey(secret)) };
-};
 
 /** A socket to the shared API, disposed after the test. */
 function connect(connectionParams: Record<string, unknown> | undefined) {
@@ -33,7 +27,7 @@ function connect(connectionParams: Record<string, unknown> | undefined) {
 }
 
 beforeAll(async () => {
-  api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
+  api = await startApi();
   db = new Client({ connectionString: testDb.superuserUrl });
   await db.connect();
 });
@@ -49,7 +43,7 @@ afterAll(async () => {
 
 describe("alice's own changes", () => {
   it("reach her as created, updated and deleted tasks, each read again with her permissions", async () => {
-    const alice = await user("alice");
+    const alice = await newUser("alice");
     const changes = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged", api);
     await changes.live(alice);
 
@@ -79,7 +73,7 @@ describe("alice's own changes", () => {
   });
 
   it("reach her as created, updated and deleted lists, and a list's deletion updates its tasks", async () => {
-    const alice = await user("alice");
+    const alice = await newUser("alice");
     const { client } = connect({ authorization: `Bearer ${alice.token}` });
     const lists = new Changes(client, "listChanged", api);
     const tasks = new Changes(client, "taskChanged", api);
@@ -125,8 +119,8 @@ describe("alice's own changes", () => {
 
 describe("bob", () => {
   it("hears his own changes and none of alice's, even when his connectionParams name her", async () => {
-    const alice = await user("alice");
-    const bob = await user("bob");
+    const alice = await newUser("alice");
+    const bob = await newUser("bob");
     const aliceTasks = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged", api);
     // Everything but the token is ignored: no parameter chooses whose changes to hear.
     const bobTasks = new Changes(
@@ -161,8 +155,8 @@ describe("bob", () => {
   });
 
   it("stays hidden from alice even when a notification on her channel names his task: the row is read with her permissions", async () => {
-    const alice = await user("alice");
-    const bob = await user("bob");
+    const alice = await newUser("alice");
+    const bob = await newUser("bob");
     const changes = new Changes(connect({ authorization: `Bearer ${alice.token}` }).client, "taskChanged", api);
     await changes.live(alice);
     const bobTask = await createTask(api, bob, "Bob's diary");
@@ -178,7 +172,7 @@ describe("bob", () => {
   });
 
   it("cannot name a topic: the subscription fields take no arguments", async () => {
-    const bob = await user("bob");
+    const bob = await newUser("bob");
     const { client } = connect({ authorization: `Bearer ${bob.token}` });
     const attempt = client.iterate({ query: `subscription { taskChanged(userId: "alice") { event rowId } }` });
     await expect(attempt.next()).rejects.toEqual([
@@ -217,7 +211,7 @@ describe("the socket", () => {
       params === "wrong-key"
         ? { authorization: `Bearer ${await sign({ sub: "alice" }, hmacKey(testSecret()))}` }
         : params === "expired"
-          ? { authorization: `Bearer ${await sign({ sub: "alice" }, hmacKey(secret), { expiresIn: -3600 })}` }
+          ? { authorization: `Bearer ${await sign({ sub: "alice" }, userKey, { expiresIn: -3600 })}` }
           : (params as Record<string, unknown> | undefined);
     const { client, closed } = connect(connectionParams);
     const attempt = client.iterate({ query: "subscription { taskChanged { event } }" });
@@ -229,9 +223,9 @@ describe("the socket", () => {
   });
 
   it("closes with 4403 when the token expires, not before", async () => {
-    const alice = await user("alice");
+    const alice = await newUser("alice");
     const expiresAt = Math.floor(Date.now() / 1000) + 3;
-    const token = await sign({ sub: alice.sub, exp: expiresAt }, hmacKey(secret));
+    const token = await sign({ sub: alice.sub, exp: expiresAt }, userKey);
     const { client, closed, ack } = connect({ authorization: `Bearer ${token}` });
     const changes = new Changes(client, "taskChanged", api);
     await changes.live(alice);
@@ -247,7 +241,7 @@ describe("the socket", () => {
   });
 
   it("is the only way in: a subscription sent over HTTP is refused at once, signed in or not", async () => {
-    const alice = await user("alice");
+    const alice = await newUser("alice");
     for (const token of [alice.token, undefined]) {
       const { body } = await api.graphql("subscription { taskChanged { event } }", {}, token ? { token } : {});
       expect(body.errors).toEqual([
@@ -260,7 +254,7 @@ describe("the socket", () => {
   });
 
   it("carries subscriptions only: queries and mutations belong on HTTP", async () => {
-    const alice = await user("alice");
+    const alice = await newUser("alice");
     const { client } = connect({ authorization: `Bearer ${alice.token}` });
     const attempt = client.iterate({ query: "{ currentUserId }" });
     await expect(attempt.next()).rejects.toEqual([
@@ -269,7 +263,7 @@ describe("the socket", () => {
   });
 
   it("applies the query limits to subscriptions: page size, and at most 20 at once per socket", async () => {
-    const alice = await user("alice");
+    const alice = await newUser("alice");
     const { client } = connect({ authorization: `Bearer ${alice.token}` });
     const tooLarge = client.iterate({
       query: "subscription { listChanged { list { tasks(first: 101) { nodes { title } } } } }",
@@ -289,8 +283,8 @@ describe("the socket", () => {
   });
 
   it("is closed with 1001 by a graceful shutdown, which does not wait for it", async () => {
-    const own = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
-    const alice = await user("alice");
+    const own = await startApi();
+    const alice = await newUser("alice");
     let resolveClosed: (event: { code: number }) => void;
     const closed = new Promise<{ code: number }>((resolve) => (resolveClosed = resolve));
     const client = createClient({
@@ -312,7 +306,7 @@ describe("the socket", () => {
 
 describe("the LISTEN connection", () => {
   it("closes every socket with 1013 when it is lost, since events may have been missed; a new socket works", async () => {
-    const alice = await user("alice");
+    const alice = await newUser("alice");
     const socket = connect({ authorization: `Bearer ${alice.token}` });
     const changes = new Changes(socket.client, "taskChanged", api);
     await changes.live(alice);

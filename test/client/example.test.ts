@@ -11,9 +11,9 @@ import path from "node:path";
 import { Client } from "pg";
 import { writeTrustedDocuments } from "../../examples/client/src/trustedDocuments";
 import { ROOT_DIR } from "../../src/paths";
-import { jwtConfig, startApi, type TestApi } from "../support/api";
+import { startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { hmacKey, newUser, sign, testSecret, uniqueSub } from "../support/tokens";
 
 const bin = (relative: string) => path.join(ROOT_DIR, "node_modules", relative);
 const CODEGEN = bin("@graphql-codegen/cli/esm/bin.js");
@@ -51,12 +51,11 @@ const jsonLines = (stdout: string) =>
     .split("\n")
     .map((line) => JSON.parse(line) as Record<string, any>);
 
-const secret = testSecret();
 let api: TestApi;
 let db: Client;
 
 beforeAll(async () => {
-  api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
+  api = await startApi();
   db = new Client({ connectionString: testDb.superuserUrl });
   await db.connect();
 });
@@ -77,8 +76,8 @@ it("type-checks with its own tsconfig", async () => {
 });
 
 it("signs in, creates, pages through, completes and aggregates tasks, and the database agrees", async () => {
-  const sub = uniqueSub("client");
-  const run = await runExample(api, await sign({ sub }, hmacKey(secret)));
+  const { sub, token } = await newUser("client");
+  const run = await runExample(api, token);
   expect(run).toEqual({ status: 0, stdout: run.stdout, stderr: "" }); // stdout shown when it fails
   const events = jsonLines(run.stdout);
   expect(events.map((event) => event.step)).toEqual([
@@ -135,7 +134,7 @@ it("signs in, creates, pages through, completes and aggregates tasks, and the da
 });
 
 it("prints readable sentences without --json", async () => {
-  const run = await runExample(api, await sign({ sub: uniqueSub("reader") }, hmacKey(secret)), []);
+  const run = await runExample(api, (await newUser("reader")).token, []);
   expect(run.status).toBe(0);
   const lines = run.stdout.trim().split("\n");
   expect(lines[0]).toMatch(/^signed in as reader-/);
@@ -157,7 +156,6 @@ describe("against a server that runs only trusted documents", () => {
     const directory = mkdtempSync(path.join(tmpdir(), "client-trusted-"));
     writeTrustedDocuments(directory);
     trusted = await startApi({
-      jwt: jwtConfig({ kind: "secret", secret }),
       production: true,
       env: { TRUSTED_DOCUMENTS_DIR: directory },
     });
@@ -165,8 +163,8 @@ describe("against a server that runs only trusted documents", () => {
   afterAll(() => trusted?.close());
 
   it("completes the same story sending only the generated documents' hashes (--persisted)", async () => {
-    const sub = uniqueSub("persisted");
-    const run = await runExample(trusted, await sign({ sub }, hmacKey(secret)), ["--json", "--persisted"]);
+    const { sub, token } = await newUser("persisted");
+    const run = await runExample(trusted, token, ["--json", "--persisted"]);
     expect(run).toEqual({ status: 0, stdout: run.stdout, stderr: "" }); // stdout shown when it fails
     const events = jsonLines(run.stdout);
     expect(events[0]).toEqual({ step: "signedIn", userId: sub });
@@ -176,7 +174,7 @@ describe("against a server that runs only trusted documents", () => {
   });
 
   it("is refused with UNTRUSTED_DOCUMENT when it sends document text instead", async () => {
-    const run = await runExample(trusted, await sign({ sub: uniqueSub("text") }, hmacKey(secret)));
+    const run = await runExample(trusted, (await newUser("text")).token);
     expect(run.status).toBe(1);
     expect(jsonLines(run.stdout)).toEqual([
       { step: "failed", code: "UNTRUSTED_DOCUMENT", message: expect.any(String) },

@@ -10,9 +10,9 @@ import path from "node:path";
 import { Client } from "pg";
 import { buildSchema, getOperationAST, parse, validate } from "postgraphile/graphql";
 import { ROOT_DIR } from "../../src/paths";
-import { jwtConfig, startApi, type TestApi } from "../support/api";
+import { startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { newUser } from "../support/tokens";
 
 interface Example {
   name: string;
@@ -59,13 +59,13 @@ describe("the examples in README.md", () => {
 });
 
 describe("the examples in docs/graphql.md", () => {
-  const secret = testSecret();
-  const sub = uniqueSub("docs");
   let api: TestApi;
   let token: string;
   const placeholders: Record<string, string> = {};
 
   beforeAll(async () => {
+    let sub: string;
+    ({ sub, token } = await newUser("docs"));
     // One user with a list and five tasks (one done, one overdue, one outside the list), inserted as the superuser.
     const db = new Client({ connectionString: testDb.superuserUrl });
     await db.connect();
@@ -92,8 +92,7 @@ describe("the examples in docs/graphql.md", () => {
     } finally {
       await db.end();
     }
-    api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }) });
-    token = await sign({ sub }, hmacKey(secret));
+    api = await startApi();
   });
   afterAll(() => api?.close());
 

@@ -3,7 +3,6 @@
  * forced RLS, grants a command no policy covers, grants anything to PUBLIC, or gives
  * the authenticator a privilege of its own.
  */
-import { Client } from "pg";
 import { lintDatabase, APP_SCHEMAS } from "../../scripts/db/lint";
 import { latestCommittedMigrationHash } from "../../src/db/migrationLevel";
 import { roleNames } from "../../src/db/roles";
@@ -114,44 +113,28 @@ describe("roles", () => {
 });
 
 describe("the authenticator's own connection", () => {
-  let client: Client;
-  beforeEach(async () => {
-    client = new Client({ connectionString: testDb.authUrl });
-    await client.connect();
-  });
-  afterEach(() => client.end());
+  const authenticator = useSqlSession({ as: "authenticator", autocommit: true });
+  const IDENTITY = "select current_user, coalesce(current_setting('request.jwt.claims', true), '') as claims";
 
   it("can read no table without switching to a request role", async () => {
-    await expect(client.query("select * from app_public.tasks")).rejects.toMatchObject({ code: "42501" });
+    await expect(authenticator().query("select * from app_public.tasks")).rejects.toMatchObject({ code: "42501" });
   });
 
   it("keeps claims and role inside the transaction that set them", async () => {
-    await client.query("begin");
-    await client.query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", [
-      roles.user,
-      JSON.stringify({ sub: "alice" }),
-    ]);
-    const during = await client.query("select current_user, app_public.current_user_id() as sub");
-    expect(during.rows[0]).toEqual({ current_user: roles.user, sub: "alice" });
-    await client.query("commit");
+    await authenticator().query("begin");
+    await authenticator().asUser("alice");
+    const during = await authenticator().one("select current_user, app_public.current_user_id() as sub");
+    expect(during).toEqual({ current_user: roles.user, sub: "alice" });
+    await authenticator().query("commit");
 
-    const after = await client.query(
-      "select current_user, coalesce(current_setting('request.jwt.claims', true), '') as claims",
-    );
-    expect(after.rows[0]).toEqual({ current_user: roles.authenticator, claims: "" });
+    expect(await authenticator().one(IDENTITY)).toEqual({ current_user: roles.authenticator, claims: "" });
   });
 
   it("forgets them after a rollback too", async () => {
-    await client.query("begin");
-    await client.query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", [
-      roles.user,
-      JSON.stringify({ sub: "alice" }),
-    ]);
-    await client.query("rollback");
-    const after = await client.query(
-      "select current_user, coalesce(current_setting('request.jwt.claims', true), '') as claims",
-    );
-    expect(after.rows[0]).toEqual({ current_user: roles.authenticator, claims: "" });
+    await authenticator().query("begin");
+    await authenticator().asUser("alice");
+    await authenticator().query("rollback");
+    expect(await authenticator().one(IDENTITY)).toEqual({ current_user: roles.authenticator, claims: "" });
   });
 });
 

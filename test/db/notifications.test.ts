@@ -3,15 +3,14 @@
  * session that LISTENs on a user's channels. Notifications are sent at commit,
  * so these tests commit (with users of their own) and delete their rows after.
  */
-import { Client, type Notification } from "pg";
+import type { Notification } from "pg";
 import { changeChannel } from "../../src/realtime/channels";
-import { roleNames } from "../../src/db/roles";
-import { testDb } from "../support/env";
+import { useSqlSession, type SqlSession } from "../support/sql";
 import { uniqueSub } from "../support/tokens";
 
-const roles = roleNames();
-let listener: Client;
-let writer: Client;
+/** Two sessions outside any transaction of their own: one LISTENs, the other commits. */
+const listener = useSqlSession({ autocommit: true, shared: true });
+const writer = useSqlSession({ autocommit: true, shared: true });
 const received: Notification[] = [];
 let waiting: (() => void) | undefined;
 const subs: string[] = [];
@@ -34,26 +33,20 @@ async function nextNotification(): Promise<{ channel: string; payload: unknown }
 async function listenAs(sub: string) {
   subs.push(sub);
   for (const table of ["tasks", "lists"] as const) {
-    await listener.query(`listen ${listener.escapeIdentifier(changeChannel(table, sub))}`);
+    await listener().query(`listen ${listener().client.escapeIdentifier(changeChannel(table, sub))}`);
   }
 }
 
 /** Runs statements as `sub` in one transaction, committed unless told otherwise. */
-async function asUser(sub: string, statements: (db: Client) => Promise<void>, { commit = true } = {}) {
-  await writer.query("begin");
-  await writer.query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", [
-    roles.user,
-    JSON.stringify({ sub }),
-  ]);
-  await statements(writer);
-  await writer.query(commit ? "commit" : "rollback");
+async function asUser(sub: string, statements: (db: SqlSession) => Promise<void>, { commit = true } = {}) {
+  await writer().query("begin");
+  await writer().asUser(sub);
+  await statements(writer());
+  await writer().query(commit ? "commit" : "rollback");
 }
 
-beforeAll(async () => {
-  listener = new Client({ connectionString: testDb.superuserUrl });
-  writer = new Client({ connectionString: testDb.superuserUrl });
-  await Promise.all([listener.connect(), writer.connect()]);
-  listener.on("notification", (notification) => {
+beforeAll(() => {
+  listener().client.on("notification", (notification) => {
     received.push(notification);
     const wake = waiting;
     waiting = undefined;
@@ -63,13 +56,9 @@ beforeAll(async () => {
 
 afterEach(async () => {
   received.length = 0;
-  await listener.query("unlisten *");
-  await writer.query("delete from app_public.tasks where user_id = any($1)", [subs]);
-  await writer.query("delete from app_public.lists where user_id = any($1)", [subs]);
-});
-
-afterAll(async () => {
-  await Promise.all([listener.end(), writer.end()]);
+  await listener().query("unlisten *");
+  await writer().query("delete from app_public.tasks where user_id = any($1)", [subs]);
+  await writer().query("delete from app_public.lists where user_id = any($1)", [subs]);
 });
 
 it("announces a change on the owner's channel with the event and the id, and no row data", async () => {
@@ -78,10 +67,13 @@ it("announces a change on the owner's channel with the event and the id, and no 
   let listId = "";
   let taskId = "";
   await asUser(alice, async (db) => {
-    listId = (await db.query("insert into app_public.lists (name) values ('Secret plans') returning id")).rows[0].id;
-    taskId = (
-      await db.query("insert into app_public.tasks (title, list_id) values ('Secret task', $1) returning id", [listId])
-    ).rows[0].id;
+    ({ id: listId } = await db.one<{ id: string }>(
+      "insert into app_public.lists (name) values ('Secret plans') returning id",
+    ));
+    ({ id: taskId } = await db.one<{ id: string }>(
+      "insert into app_public.tasks (title, list_id) values ('Secret task', $1) returning id",
+      [listId],
+    ));
   });
 
   expect(await nextNotification()).toEqual({
@@ -115,7 +107,7 @@ it("announces nothing for a change that is rolled back", async () => {
   });
   let kept = "";
   await asUser(alice, async (db) => {
-    kept = (await db.query("insert into app_public.lists (name) values ('Kept') returning id")).rows[0].id;
+    ({ id: kept } = await db.one<{ id: string }>("insert into app_public.lists (name) values ('Kept') returning id"));
   });
   // Delivered in commit order: had the rollback announced anything, it would come first.
   expect(await nextNotification()).toEqual({
@@ -131,7 +123,9 @@ it("reaches a user whose id is 255 non-ASCII characters long, on a channel name 
   await listenAs(long);
   let taskId = "";
   await asUser(long, async (db) => {
-    taskId = (await db.query("insert into app_public.tasks (title) values ('Long') returning id")).rows[0].id;
+    ({ id: taskId } = await db.one<{ id: string }>(
+      "insert into app_public.tasks (title) values ('Long') returning id",
+    ));
   });
   expect(await nextNotification()).toEqual({
     channel: changeChannel("tasks", long),
@@ -146,12 +140,14 @@ it("tells each side its half when the owner moves a row from one user to another
   await listenAs(bob);
   let listId = "";
   await asUser(alice, async (db) => {
-    listId = (await db.query("insert into app_public.lists (name) values ('Handed over') returning id")).rows[0].id;
+    ({ id: listId } = await db.one<{ id: string }>(
+      "insert into app_public.lists (name) values ('Handed over') returning id",
+    ));
   });
   expect((await nextNotification()).payload).toEqual({ event: "CREATED", id: listId });
 
   // Only a role that bypasses row-level security can do this; clients cannot write user_id.
-  await writer.query("update app_public.lists set user_id = $1 where id = $2", [bob, listId]);
+  await writer().query("update app_public.lists set user_id = $1 where id = $2", [bob, listId]);
   const [first, second] = [await nextNotification(), await nextNotification()];
   expect([first, second]).toEqual([
     { channel: changeChannel("lists", alice), payload: { event: "DELETED", id: listId } },

@@ -6,7 +6,6 @@
  * per-row call fails here. Not timed: benchmarks live in bench/.
  */
 import { randomUUID } from "node:crypto";
-import { Client } from "pg";
 import { roleNames } from "../../src/db/roles";
 import {
   explain,
@@ -19,7 +18,7 @@ import {
 import { runClock, SCENARIOS } from "../../bench/scenarios";
 import { seed, verifySeed } from "../../bench/seed";
 import { md5Uuid, type BenchUser } from "../../bench/users";
-import { testDb } from "../support/env";
+import { useSqlSession } from "../support/sql";
 
 const roles = roleNames();
 const PREFIX = `plans-${randomUUID()}-`;
@@ -34,7 +33,8 @@ const EXPECTED_INDEX: Record<string, Array<string | "any user_id index">> = {
   dashboard: ["any user_id index", "tasks_user_id_open_due_at_idx"],
 };
 
-let client: Client;
+/** One rolled-back transaction for the whole file: the seed is made once. */
+const db = useSqlSession({ shared: true });
 let users: number;
 let userIndexes: Set<string>;
 
@@ -44,54 +44,43 @@ const typicalUser = (): BenchUser => {
   return { n, sub: `${PREFIX}${n}`, token: "", taskId: md5Uuid(`${PREFIX}task:${n}:1`) };
 };
 
+type Shape = { name: string; statement: number; shape: PlanShape };
+
 /** EXPLAIN ANALYZE of each read statement as `user`, under RLS, inside a savepoint. */
-async function shapesAs(user: BenchUser): Promise<Array<{ name: string; statement: number; shape: PlanShape }>> {
-  const shapes = [];
+async function shapesAs(user: BenchUser): Promise<Shape[]> {
+  const shapes: Shape[] = [];
   for (const scenario of SCENARIOS.filter((s) => s.kind === "read")) {
     for (const [i, statement] of scenario.sql.entries()) {
-      await client.query("savepoint explain");
-      try {
-        await client.query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", [
-          roles.user,
-          JSON.stringify({ sub: user.sub }),
-        ]);
-        const { plan } = await explain(client, statement.text, statement.params(scenario.variables(user, clock)), true);
+      await db().undoAfter(async () => {
+        await db().asUser(user.sub);
+        const params = statement.params(scenario.variables(user, clock));
+        const { plan } = await explain(db().client, statement.text, params, true);
         shapes.push({ name: scenario.name, statement: i, shape: planShape(plan) });
-      } finally {
-        await client.query("rollback to savepoint explain");
-      }
+      });
     }
   }
   return shapes;
 }
 
 beforeAll(async () => {
-  client = new Client({ connectionString: testDb.superuserUrl });
-  await client.connect();
-  await client.query("begin");
   // Waiting on another test's lock is fine; waiting forever is not.
-  await client.query("set local lock_timeout = '20s'");
-  ({ users } = await seed(client, { prefix: PREFIX, tasks: TASKS }));
-  await verifySeed(client, PREFIX);
-  await client.query("analyze app_public.tasks");
-  await client.query("analyze app_public.lists");
-  userIndexes = new Set(await userIdIndexes(client, "app_public.tasks"));
+  await db().query("set local lock_timeout = '20s'");
+  ({ users } = await seed(db().client, { prefix: PREFIX, tasks: TASKS }));
+  await verifySeed(db().client, PREFIX);
+  await db().query("analyze app_public.tasks");
+  await db().query("analyze app_public.lists");
+  userIndexes = new Set(await userIdIndexes(db().client, "app_public.tasks"));
 }, 60_000);
-
-afterAll(async () => {
-  await client?.query("rollback");
-  await client?.end();
-});
 
 describe("the read scenarios as a signed-in user under row-level security", () => {
   it("have the seeded rows to plan against, visible to the superuser", async () => {
-    const { rows } = await client.query<{ tasks: string; own: string }>(
+    const counts = await db().one<{ tasks: string; own: string }>(
       `select count(*) as tasks, count(*) filter (where user_id = $2) as own
          from app_public.tasks where user_id like $1 || '%'`,
       [PREFIX, typicalUser().sub],
     );
-    expect(Number(rows[0]!.tasks)).toBeGreaterThan(TASKS * 0.9);
-    expect(Number(rows[0]!.own)).toBeGreaterThan(0);
+    expect(Number(counts.tasks)).toBeGreaterThan(TASKS * 0.9);
+    expect(Number(counts.own)).toBeGreaterThan(0);
   });
 
   it("reach tasks only through the indexes made for them, never a sequential scan", async () => {
@@ -121,27 +110,21 @@ describe("the read scenarios as a signed-in user under row-level security", () =
 
 describe("the plan-shape checks themselves", () => {
   it("fail when the index for the newest tasks is gone", async () => {
-    await client.query("savepoint broken");
-    try {
-      await client.query("drop index app_public.tasks_user_id_created_at_idx");
+    await db().undoAfter(async () => {
+      await db().query("drop index app_public.tasks_user_id_created_at_idx");
       const newest = (await shapesAs(typicalUser())).find((s) => s.name === "newest 20 tasks")!;
       expect(usesOnlyIndexes(newest.shape, new Set(["tasks_user_id_created_at_idx"]))).toBe(false);
-    } finally {
-      await client.query("rollback to savepoint broken");
-    }
+    });
   });
 
   it("fail when a policy calls current_user_id() without its sub-select", async () => {
-    await client.query("savepoint broken");
-    try {
-      await client.query("drop policy select_own on app_public.tasks");
-      await client.query(
+    await db().undoAfter(async () => {
+      await db().query("drop policy select_own on app_public.tasks");
+      await db().query(
         `create policy select_own on app_public.tasks for select to ${roles.user} using (user_id = app_public.current_user_id())`,
       );
       const shapes = await shapesAs(typicalUser());
       expect(shapes.some(({ shape }) => !identityEvaluatedOnce(shape))).toBe(true);
-    } finally {
-      await client.query("rollback to savepoint broken");
-    }
+    });
   });
 });

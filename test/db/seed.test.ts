@@ -7,13 +7,13 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
-import { Client } from "pg";
 import { DEMO_USERS, seedDemoData } from "../../scripts/db/demoData";
 import { migrateDatabase, type DatabaseUrls } from "../../scripts/db/migrations";
 import { roleNames } from "../../src/db/roles";
 import { connectionString } from "../../scripts/db/urls";
 import { ROOT_DIR } from "../../src/paths";
 import { testDb } from "../support/env";
+import { withSqlSession } from "../support/sql";
 
 const SCRATCH = "tasks_seed_test";
 const urls: DatabaseUrls = {
@@ -21,21 +21,10 @@ const urls: DatabaseUrls = {
   ownerUrl: connectionString(testDb.ownerUrl, { database: SCRATCH }),
   authUrl: connectionString(testDb.authUrl, { database: SCRATCH }),
 };
-const superuserUrl = connectionString(testDb.rootUrl, { database: SCRATCH });
 const userRole = roleNames().user;
 const TODAY = new Date("2026-11-26T15:00:00Z");
 const MIDNIGHT = Date.parse("2026-11-26T00:00:00Z");
 const DAY_MS = 86_400_000;
-
-async function connected<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 const TSX = path.join(ROOT_DIR, "node_modules", ".bin", "tsx");
 
@@ -53,20 +42,30 @@ async function seedCommand(env: Record<string, string>): Promise<{ code: number;
   }
 }
 
-const seed = () => connected(urls.authUrl, (client) => seedDemoData(client, { userRole, today: TODAY }));
+/** The seed commits its own transactions, as the authenticator. */
+const seed = () =>
+  withSqlSession({ as: "authenticator", database: SCRATCH, autocommit: true }, (db) =>
+    seedDemoData(db.client, { userRole, today: TODAY }),
+  );
 
 /** Every row of both tables, every column, as the superuser (who bypasses RLS). */
 const everyRow = () =>
-  connected(superuserUrl, async (client) => ({
-    lists: (await client.query("select * from app_public.lists order by id")).rows,
-    tasks: (await client.query("select * from app_public.tasks order by id")).rows,
+  withSqlSession({ database: SCRATCH }, async (db) => ({
+    lists: await db.query("select * from app_public.lists order by id"),
+    tasks: await db.query("select * from app_public.tasks order by id"),
   }));
 
+/** Drop database refuses to run inside a transaction. */
+const dropScratch = ({ force = false } = {}) =>
+  withSqlSession({ autocommit: true }, (db) =>
+    db.query(`drop database if exists ${SCRATCH}${force ? " with (force)" : ""}`),
+  );
+
 beforeAll(async () => {
-  await connected(testDb.rootUrl, (c) => c.query(`drop database if exists ${SCRATCH}`));
+  await dropScratch();
   await migrateDatabase(urls);
 });
-afterAll(() => connected(testDb.rootUrl, (c) => c.query(`drop database if exists ${SCRATCH} with (force)`)));
+afterAll(() => dropScratch({ force: true }));
 
 it("inserts every demo list and task on the first run and leaves every row as it was on the second", async () => {
   const listCount = DEMO_USERS.reduce((n, user) => n + user.lists.length, 0);
@@ -88,8 +87,8 @@ it("inserts every demo list and task on the first run and leaves every row as it
 it("restores a demo task a user changed, and only that task", async () => {
   await seed();
   const before = await everyRow();
-  await connected(superuserUrl, (c) =>
-    c.query(
+  await withSqlSession({ database: SCRATCH, autocommit: true }, (db) =>
+    db.query(
       "update app_public.tasks set priority = 'none', tags = '{}' where user_id = 'bob' and title = 'Fix the leaking tap'",
     ),
   );
@@ -106,20 +105,10 @@ it("restores a demo task a user changed, and only that task", async () => {
 
 it("gives alice overdue, due-this-week, undated and completed tasks, with priorities, tags and lists", async () => {
   await seed();
-  const tasks = await connected(
-    superuserUrl,
-    async (c) =>
-      (
-        await c.query<{
-          due_at: Date | null;
-          completed: boolean;
-          priority: string;
-          tags: string[];
-          list_id: string | null;
-        }>(
-          "select due_at, completed, priority, tags::text[] as tags, list_id from app_public.tasks where user_id = 'alice'",
-        )
-      ).rows,
+  const tasks = await withSqlSession({ database: SCRATCH }, (db) =>
+    db.query<{ due_at: Date | null; completed: boolean; priority: string; tags: string[]; list_id: string | null }>(
+      "select due_at, completed, priority, tags::text[] as tags, list_id from app_public.tasks where user_id = 'alice'",
+    ),
   );
   const open = tasks.filter((task) => !task.completed);
   const dueIn = (task: { due_at: Date | null }) => (task.due_at!.getTime() - MIDNIGHT) / DAY_MS;
@@ -136,27 +125,18 @@ it("gives alice overdue, due-this-week, undated and completed tasks, with priori
 describe.each(DEMO_USERS.map((user) => user.sub))("as %s", (sub) => {
   it("sees exactly their own demo rows and none of the other demo users' (which exist)", async () => {
     await seed();
-    const owners = await connected(superuserUrl, async (c) => {
-      const { rows } = await c.query<{ user_id: string; lists: number; tasks: number }>(
+    const owners = await withSqlSession({ database: SCRATCH }, (db) =>
+      db.query<{ user_id: string; lists: number; tasks: number }>(
         `select user_id, (select count(*)::int from app_public.lists l where l.user_id = u.user_id) as lists,
                 count(*)::int as tasks
          from app_public.tasks u group by user_id order by user_id`,
-      );
-      return rows;
-    });
-    const seen = await connected(urls.authUrl, async (c) => {
-      await c.query("begin");
-      try {
-        await c.query("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", [
-          userRole,
-          JSON.stringify({ sub }),
-        ]);
-        const lists = await c.query<{ user_id: string }>("select user_id from app_public.lists");
-        const tasks = await c.query<{ user_id: string }>("select user_id from app_public.tasks");
-        return { lists: lists.rows.map((r) => r.user_id), tasks: tasks.rows.map((r) => r.user_id) };
-      } finally {
-        await c.query("rollback");
-      }
+      ),
+    );
+    const seen = await withSqlSession({ as: "authenticator", database: SCRATCH }, async (db) => {
+      await db.asUser(sub);
+      const lists = await db.query<{ user_id: string }>("select user_id from app_public.lists");
+      const tasks = await db.query<{ user_id: string }>("select user_id from app_public.tasks");
+      return { lists: lists.map((r) => r.user_id), tasks: tasks.map((r) => r.user_id) };
     });
 
     const mine = owners.find((row) => row.user_id === sub)!;

@@ -5,26 +5,20 @@
  */
 import net from "node:net";
 import { Client, type PoolClient } from "pg";
-import { jwtConfig, startApi } from "../support/api";
+import { startApi } from "../support/api";
 import { testDb } from "../support/env";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { newUser } from "../support/tokens";
 
-const secret = testSecret();
 const WHO = `{ currentUserId }`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function tokenFor(name: string) {
-  const sub = uniqueSub(name);
-  return { sub, token: await sign({ sub }, hmacKey(secret)) };
-}
-
 describe("pg_terminate_backend on the pool's connections mid-load", () => {
   it("answers the next requests normally", async () => {
-    const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), poolSize: 4 });
+    const api = await startApi({ poolSize: 4 });
     const admin = new Client({ connectionString: testDb.superuserUrl });
     await admin.connect();
     try {
-      const { sub, token } = await tokenFor("kill");
+      const { sub, token } = await newUser("kill");
       const load = async () => {
         const answers = [];
         for (let i = 0; i < 30; i++) answers.push(await api.graphql(WHO, {}, { token }));
@@ -60,13 +54,12 @@ describe("pg_terminate_backend on the pool's connections mid-load", () => {
 describe("pool exhaustion", () => {
   it("answers 503 quickly instead of queueing forever, and recovers when connections free up", async () => {
     const api = await startApi({
-      jwt: jwtConfig({ kind: "secret", secret }),
       poolSize: 1,
       env: { DATABASE_POOL_TIMEOUT_MS: "300" },
     });
     let held: PoolClient | undefined;
     try {
-      const { sub, token } = await tokenFor("crowd");
+      const { sub, token } = await newUser("crowd");
       held = await api.pool.connect(); // the only connection, busy elsewhere
       const started = Date.now();
       const answers = await Promise.all(Array.from({ length: 5 }, () => api.graphql(WHO, {}, { token })));
@@ -88,11 +81,8 @@ describe("pool exhaustion", () => {
 
 describe("slow and numerous clients", () => {
   it("drops slow-loris connections after the header timeout and stays responsive meanwhile", async () => {
-    const api = await startApi({
-      jwt: jwtConfig({ kind: "secret", secret }),
-      env: { HTTP_HEADERS_TIMEOUT_MS: "1000" },
-    });
-    const { sub, token } = await tokenFor("patient");
+    const api = await startApi({ env: { HTTP_HEADERS_TIMEOUT_MS: "1000" } });
+    const { sub, token } = await newUser("patient");
     const port = Number(new URL(api.url).port);
     const sockets: net.Socket[] = [];
     const closed: Array<Promise<number>> = [];
@@ -119,9 +109,9 @@ describe("slow and numerous clients", () => {
   });
 
   it("answers a burst of 300 concurrent requests, each correctly", async () => {
-    const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), poolSize: 4 });
+    const api = await startApi({ poolSize: 4 });
     try {
-      const users = await Promise.all(["a", "b", "c"].map(tokenFor));
+      const users = await Promise.all(["a", "b", "c"].map(newUser));
       const answers = await Promise.all(
         Array.from({ length: 300 }, (_, i) => {
           const user = users[i % 3]!;
@@ -138,11 +128,10 @@ describe("slow and numerous clients", () => {
 describe("graceful shutdown", () => {
   it("reports not-ready while draining, then refuses new connections and lets requests in flight finish", async () => {
     const api = await startApi({
-      jwt: jwtConfig({ kind: "secret", secret }),
       poolSize: 1,
       env: { DATABASE_POOL_TIMEOUT_MS: "20000" }, // the in-flight request waits out the whole drain
     });
-    const { sub, token } = await tokenFor("leaving");
+    const { sub, token } = await newUser("leaving");
     const held = await api.pool.connect(); // keeps the next request waiting: it is "in flight"
     let released = false;
     try {

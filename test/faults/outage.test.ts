@@ -5,11 +5,10 @@
  * writes that were acknowledged — nothing acknowledged is lost, nothing half-done.
  */
 import { Client } from "pg";
-import { jwtConfig, startApi, type TestApi } from "../support/api";
+import { startApi, type TestApi } from "../support/api";
 import { startOwnCluster, type OwnCluster } from "../support/cluster";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { newUser } from "../support/tokens";
 
-const secret = testSecret();
 const POOL_TIMEOUT_MS = 1000;
 let cluster: OwnCluster;
 let api: TestApi;
@@ -17,7 +16,6 @@ let api: TestApi;
 beforeAll(async () => {
   cluster = await startOwnCluster("outage");
   api = await startApi({
-    jwt: jwtConfig({ kind: "secret", secret }),
     authUrl: cluster.authUrl,
     poolSize: 4,
     env: { DATABASE_POOL_TIMEOUT_MS: String(POOL_TIMEOUT_MS) },
@@ -41,8 +39,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ready = async () => (await fetch(`${api.url}/health/ready`)).status;
 
 it("fails fast while Postgres is down, recovers by itself, and loses no acknowledged write", async () => {
-  const sub = uniqueSub("writer");
-  const token = await sign({ sub }, hmacKey(secret));
+  const { sub, token } = await newUser("writer");
   const attempts: Attempt[] = [];
   let writing = true;
   let counter = 0;

@@ -5,10 +5,9 @@
  * space from telling one tenant how busy the others are.
  */
 import { randomUUID } from "node:crypto";
-import { jwtConfig, startApi, type TestApi } from "../support/api";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { startApi, type TestApi } from "../support/api";
+import { newUser } from "../support/tokens";
 
-const secret = testSecret();
 const ROUNDS = 150;
 let api: TestApi;
 let bob: string;
@@ -16,9 +15,9 @@ let aliceTask: string;
 let aliceList: string;
 
 beforeAll(async () => {
-  api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), production: true });
-  const alice = await sign({ sub: uniqueSub("alice") }, hmacKey(secret));
-  bob = await sign({ sub: uniqueSub("bob") }, hmacKey(secret));
+  api = await startApi({ production: true });
+  const { token: alice } = await newUser("alice");
+  ({ token: bob } = await newUser("bob"));
   const list = await api.graphql(
     `mutation { createList(input: { list: { name: "Private" } }) { list { rowId } } }`,
     {},

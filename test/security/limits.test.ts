@@ -5,20 +5,18 @@
  */
 import { request } from "node:http";
 import { Client } from "pg";
-import { startApi, jwtConfig, type TestApi } from "../support/api";
+import { startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { newUser, type User } from "../support/tokens";
 
-const secret = testSecret();
 let api: TestApi;
 let token: string;
 
 beforeAll(async () => {
   api = await startApi({
-    jwt: jwtConfig({ kind: "secret", secret }),
     env: { MAX_QUERY_DEPTH: "6", MAX_ALIASES: "3", MAX_PAGE_SIZE: "50", MAX_BODY_BYTES: "2000" },
   });
-  token = await sign({ sub: uniqueSub("mallory") }, hmacKey(secret));
+  ({ token } = await newUser("mallory"));
 });
 afterAll(() => api.close());
 
@@ -41,7 +39,7 @@ it("refuses more aliases than MAX_ALIASES", async () => {
 });
 
 it("refuses a query whose cost exceeds MAX_QUERY_COST", async () => {
-  const frugal = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), env: { MAX_QUERY_COST: "100" } });
+  const frugal = await startApi({ env: { MAX_QUERY_COST: "100" } });
   try {
     const fields = "rowId title description completed completedAt priority dueAt tags createdAt updatedAt";
     const wide = `{ tasks { nodes { ${fields} list { rowId name createdAt updatedAt tasks { nodes { ${fields} } } } } } }`;
@@ -118,39 +116,38 @@ it("answers 431 to oversized headers and keeps serving", async () => {
 });
 
 describe("statement_timeout", () => {
-  const user = uniqueSub("slow");
+  let slow: User;
   let db: Client;
   beforeAll(async () => {
+    slow = await newUser("slow");
     db = new Client({ connectionString: testDb.superuserUrl });
     await db.connect();
     // Enough rows that grouping them takes far longer than a millisecond.
     await db.query(
       `insert into app_public.tasks (user_id, title, tags)
        select $1, 'task ' || i, array['t' || (i % 50)] from generate_series(1, 30000) i`,
-      [user],
+      [slow.sub],
     );
   });
   afterAll(async () => {
-    await db.query("delete from app_public.tasks where user_id = $1", [user]);
+    await db.query("delete from app_public.tasks where user_id = $1", [slow.sub]);
     await db.end();
   });
 
   it("cancels a request that runs too long with TIMEOUT, and the connection serves the next request", async () => {
     const impatient = await startApi({
-      jwt: jwtConfig({ kind: "secret", secret }),
       env: { STATEMENT_TIMEOUT_MS: "1" },
       poolSize: 1,
     });
     try {
-      const slowToken = await sign({ sub: user }, hmacKey(secret));
       const { body } = await impatient.graphql(
         `{ tasks(filter: { title: { includesInsensitive: "9" } }) { groupedAggregates(groupBy: TITLE) { keys } } }`,
         {},
-        { token: slowToken },
+        { token: slow.token },
       );
       expect(body.errors?.[0]?.extensions).toMatchObject({ code: "TIMEOUT", retryable: true });
-      const next = await impatient.graphql(`{ currentUserId }`, {}, { token: slowToken });
-      expect(next.body).toEqual({ data: { currentUserId: user } });
+      const next = await impatient.graphql(`{ currentUserId }`, {}, { token: slow.token });
+      expect(next.body).toEqual({ data: { currentUserId: slow.sub } });
     } finally {
       await impatient.close();
     }

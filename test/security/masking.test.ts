@@ -11,8 +11,8 @@ import { GraphQLError } from "postgraphile/graphql";
 import { ApiError } from "../../src/errors";
 import { makeMaskError } from "../../src/errors/mask";
 import { makeLogger } from "../../src/logger";
-import { jwtConfig, startApi } from "../support/api";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { startApi } from "../support/api";
+import { newUser } from "../support/tokens";
 
 const INTERNAL_TEXT = 'relation "app_private.secrets" at db-7.internal.example, constraint tasks_title_length';
 
@@ -104,12 +104,12 @@ it("logs an unmapped error in full under the id it returns", () => {
 });
 
 it("answers UNAVAILABLE through the API when the database cannot be reached", async () => {
-  const secret = testSecret();
-  const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), production: true });
+  const api = await startApi({ production: true });
   try {
     const refused = Object.assign(new Error("connect ECONNREFUSED 10.1.2.3:5432"), { code: "ECONNREFUSED" });
+    // Fault injection: nothing else makes a healthy pool fail one checkout on demand.
     jest.spyOn(api.pool, "connect").mockImplementationOnce(() => Promise.reject(refused));
-    const token = await sign({ sub: uniqueSub("zed") }, hmacKey(secret));
+    const { token } = await newUser("zed");
     const { body } = await api.graphql(`{ tasks { totalCount } }`, {}, { token });
     expect(body.errors).toEqual([
       expect.objectContaining({
@@ -124,10 +124,9 @@ it("answers UNAVAILABLE through the API when the database cannot be reached", as
 });
 
 it("keeps UNAVAILABLE for an update or delete that cannot reach the database, rather than NOT_FOUND", async () => {
-  const secret = testSecret();
-  const api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }), production: true });
+  const api = await startApi({ production: true });
   try {
-    const token = await sign({ sub: uniqueSub("zoe") }, hmacKey(secret));
+    const { token } = await newUser("zoe");
     for (const mutation of [
       `mutation ($id: UUID!) { updateTask(input: { rowId: $id, patch: { title: "x" } }) { task { rowId } } }`,
       `mutation ($id: UUID!) { deleteTask(input: { rowId: $id }) { task { rowId } } }`,

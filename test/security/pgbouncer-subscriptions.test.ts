@@ -12,18 +12,17 @@ import { makeTokenVerifier } from "../../src/auth/jwt";
 import { loadConfig } from "../../src/config";
 import { makePool } from "../../src/db/pool";
 import { makeLogger } from "../../src/logger";
-import { jwtConfig, type GraphQLResponse } from "../support/api";
+import type { GraphQLResponse } from "../support/api";
 import { testDb } from "../support/env";
-import { Changes, createTask, openSocket, type Endpoint, type User } from "../support/liveUpdates";
+import { Changes, createTask, openSocket, type Endpoint } from "../support/liveUpdates";
 import { PGBOUNCER, startPgBouncer, type PgBouncer } from "../support/pgbouncer";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { newUser, userJwt } from "../support/tokens";
 
 // CI installs pgbouncer and must run this; elsewhere a missing pgbouncer is reported, not failed.
 const describeWithPgBouncer = PGBOUNCER || process.env.CI ? describe : describe.skip;
 if (!PGBOUNCER && !process.env.CI) process.stderr.write("pgbouncer is not installed: skipping the PgBouncer tests\n");
 
 describeWithPgBouncer("live updates with requests through PgBouncer (transaction mode)", () => {
-  const secret = testSecret();
   const log = makeLogger({ level: "silent" });
   const config = loadConfig({ RATE_LIMIT_USER_PER_MINUTE: "10000000" });
   let bouncer: PgBouncer;
@@ -45,7 +44,7 @@ describeWithPgBouncer("live updates with requests through PgBouncer (transaction
       config,
       pool,
       listenPool,
-      verifier: makeTokenVerifier(jwtConfig({ kind: "secret", secret }), log),
+      verifier: makeTokenVerifier(userJwt(), log),
       log,
     });
     await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
@@ -75,29 +74,24 @@ describeWithPgBouncer("live updates with requests through PgBouncer (transaction
   });
 
   it("delivers each user's own changes, and only theirs, from a direct LISTEN connection", async () => {
-    const [alice, bob]: User[] = await Promise.all(
-      ["alice", "bob"].map(async (name) => {
-        const sub = uniqueSub(name);
-        return { sub, token: await sign({ sub }, hmacKey(secret)) };
-      }),
-    );
+    const [alice, bob] = await Promise.all([newUser("alice"), newUser("bob")]);
     const [aliceSocket, bobSocket] = [alice, bob].map((u) =>
-      openSocket(endpoint, { authorization: `Bearer ${u!.token}` }),
+      openSocket(endpoint, { authorization: `Bearer ${u.token}` }),
     );
     clients.push(aliceSocket!.client, bobSocket!.client);
     const aliceTasks = new Changes(aliceSocket!.client, "taskChanged", endpoint);
     const bobTasks = new Changes(bobSocket!.client, "taskChanged", endpoint);
-    await aliceTasks.live(alice!);
-    await bobTasks.live(bob!);
+    await aliceTasks.live(alice);
+    await bobTasks.live(bob);
 
-    const aliceTask = await createTask(endpoint, alice!, "Through the pooler");
+    const aliceTask = await createTask(endpoint, alice, "Through the pooler");
     expect(await aliceTasks.next()).toEqual({
       event: "CREATED",
       rowId: aliceTask,
-      node: { rowId: aliceTask, title: "Through the pooler", userId: alice!.sub },
+      node: { rowId: aliceTask, title: "Through the pooler", userId: alice.sub },
     });
     // Commit order: had alice's event reached bob, it would come before his own.
-    const bobTask = await createTask(endpoint, bob!, "Mine");
-    expect(await bobTasks.next()).toMatchObject({ event: "CREATED", rowId: bobTask, node: { userId: bob!.sub } });
+    const bobTask = await createTask(endpoint, bob, "Mine");
+    expect(await bobTasks.next()).toMatchObject({ event: "CREATED", rowId: bobTask, node: { userId: bob.sub } });
   });
 });

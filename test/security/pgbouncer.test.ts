@@ -9,10 +9,10 @@
  * once when @dataplan/pg loads, hence this import before any other.
  */
 import "./withoutPreparedStatements";
-import { jwtConfig, startApi, type TestApi } from "../support/api";
+import { startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
 import { PGBOUNCER, startPgBouncer, type PgBouncer } from "../support/pgbouncer";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { newUser } from "../support/tokens";
 import { expectNoClaimsCarryOver } from "./sharedConnections";
 
 // CI installs pgbouncer and must run this; elsewhere a missing pgbouncer is reported, not failed.
@@ -20,7 +20,6 @@ const describeWithPgBouncer = PGBOUNCER || process.env.CI ? describe : describe.
 if (!PGBOUNCER && !process.env.CI) process.stderr.write("pgbouncer is not installed: skipping the PgBouncer tests\n");
 
 describeWithPgBouncer("through PgBouncer (transaction mode)", () => {
-  const secret = testSecret();
   let bouncer: PgBouncer;
   let api: TestApi;
 
@@ -30,7 +29,6 @@ describeWithPgBouncer("through PgBouncer (transaction mode)", () => {
       { user: decodeURIComponent(auth.username), password: decodeURIComponent(auth.password) },
     ]);
     api = await startApi({
-      jwt: jwtConfig({ kind: "secret", secret }),
       authUrl: bouncer.through(testDb.authUrl),
       poolSize: 8,
     });
@@ -41,12 +39,11 @@ describeWithPgBouncer("through PgBouncer (transaction mode)", () => {
   });
 
   it("serves every user only their own data and leaves no claims on the server connections", async () => {
-    await expectNoClaimsCarryOver(api, secret);
+    await expectNoClaimsCarryOver(api);
   });
 
   it("rolls back a failed mutation and keeps serving aggregates", async () => {
-    const sub = uniqueSub("dora");
-    const token = await sign({ sub }, hmacKey(secret));
+    const { token } = await newUser("dora");
     const bad = await api.graphql(
       `mutation { createTask(input: { task: { title: " " } }) { task { rowId } } }`,
       {},

@@ -20,6 +20,7 @@ beforeAll(() => {
   // One connection, so each test also proves what the next user of that connection finds.
   pool = new Pool({ connectionString: testDb.authUrl, max: 1 });
   pool.on("connect", (client: PoolClient) => {
+    // Stays a wrapper: pg emits no event per statement, and the statement texts are what these tests check.
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: typeof query }).query = (...args: unknown[]) => {
       const first = args[0];

@@ -4,13 +4,13 @@
  * connection once its transaction is over.
  */
 import type { TestApi } from "../support/api";
-import { hmacKey, sign, uniqueSub } from "../support/tokens";
+import { newUser } from "../support/tokens";
 
-export async function expectNoClaimsCarryOver(api: TestApi, secret: string, rounds = 20): Promise<void> {
+export async function expectNoClaimsCarryOver(api: TestApi, rounds = 20): Promise<void> {
   const users = await Promise.all(
     ["alice", "bob", "carol"].map(async (name) => {
-      const sub = uniqueSub(name);
-      return { sub, token: await sign({ sub }, hmacKey(secret)), title: `${sub}'s task` };
+      const user = await newUser(name);
+      return { ...user, title: `${user.sub}'s task` };
     }),
   );
   for (const user of users) {

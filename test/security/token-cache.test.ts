@@ -7,13 +7,11 @@
 import { makeUncachedTokenVerifier, TokenError, type TokenVerifier } from "../../src/auth/jwt";
 import { withTokenCache, type TokenCacheOptions } from "../../src/auth/tokenCache";
 import { makeLogger } from "../../src/logger";
-import { jwtConfig, startApi, type TestApi } from "../support/api";
+import { startApi, type TestApi } from "../support/api";
 import { expectRejected, WHO_AM_I } from "../support/authorization";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { newUser, sign, uniqueSub, userJwt, userKey } from "../support/tokens";
 
-const secret = testSecret();
-const key = hmacKey(secret);
-const config = jwtConfig({ kind: "secret", secret });
+const config = userJwt();
 const log = makeLogger({ level: "silent" });
 
 /** A cached verifier over the real one, counting the real verifications, on a clock the test moves. */
@@ -51,8 +49,7 @@ function oneCharacterOff(token: string): string {
 describe("the verified-token cache", () => {
   it("accepts a token it has verified before without verifying it again", async () => {
     const { verifier, counted } = cachedVerifier();
-    const sub = uniqueSub("alice");
-    const token = await sign({ sub }, key);
+    const { sub, token } = await newUser("alice");
 
     const first = await verifier.verify(token);
     const second = await verifier.verify(token);
@@ -64,7 +61,7 @@ describe("the verified-token cache", () => {
 
   it("refuses a cached token once it has expired, without anyone waiting", async () => {
     const { verifier, clock } = cachedVerifier();
-    const token = await sign({ sub: uniqueSub("alice") }, key, { expiresIn: 60 });
+    const token = await sign({ sub: uniqueSub("alice") }, userKey, { expiresIn: 60 });
     await verifier.verify(token); // cached now
 
     // Past exp and the 30 s clock tolerance, as jose judges it.
@@ -76,7 +73,7 @@ describe("the verified-token cache", () => {
 
   it("verifies a cached token again after the maximum age, even while it is still valid", async () => {
     const { verifier, clock, counted } = cachedVerifier({ maxAgeSeconds: 5 });
-    const token = await sign({ sub: uniqueSub("alice") }, key, { expiresIn: 3600 });
+    const token = await sign({ sub: uniqueSub("alice") }, userKey, { expiresIn: 3600 });
     await verifier.verify(token);
 
     clock.ms += 6_000;
@@ -87,21 +84,19 @@ describe("the verified-token cache", () => {
 
   it("never answers one user's token with another user's claims", async () => {
     const { verifier, counted } = cachedVerifier();
-    const alice = uniqueSub("alice");
-    const bob = uniqueSub("bob");
-    const aliceToken = await sign({ sub: alice }, key);
-    const bobToken = await sign({ sub: bob }, key);
+    const alice = await newUser("alice");
+    const bob = await newUser("bob");
 
     for (let round = 0; round < 3; round++) {
-      expect((await verifier.verify(aliceToken)).sub).toBe(alice);
-      expect((await verifier.verify(bobToken)).sub).toBe(bob);
+      expect((await verifier.verify(alice.token)).sub).toBe(alice.sub);
+      expect((await verifier.verify(bob.token)).sub).toBe(bob.sub);
     }
     expect(counted.calls).toBe(2); // one entry each
   });
 
   it("treats a token differing by one character as a miss and refuses it", async () => {
     const { verifier, counted } = cachedVerifier();
-    const token = await sign({ sub: uniqueSub("alice") }, key);
+    const { token } = await newUser("alice");
     await verifier.verify(token);
 
     await expect(verifier.verify(oneCharacterOff(token))).rejects.toMatchObject({ kind: "signature" });
@@ -110,7 +105,7 @@ describe("the verified-token cache", () => {
 
   it("does not remember a refused token: it is checked, and refused, every time", async () => {
     const { verifier, counted } = cachedVerifier();
-    const forged = oneCharacterOff(await sign({ sub: uniqueSub("mallory") }, key));
+    const forged = oneCharacterOff((await newUser("mallory")).token);
 
     for (let attempt = 0; attempt < 3; attempt++) {
       await expect(verifier.verify(forged)).rejects.toMatchObject({ kind: "signature" });
@@ -121,24 +116,24 @@ describe("the verified-token cache", () => {
 
   it("never holds more entries than its bound, evicting the least recently used first", async () => {
     const { verifier, counted } = cachedVerifier({ size: 3 });
-    const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => sign({ sub: `user-${i}` }, key)));
+    const users = await Promise.all(Array.from({ length: 10 }, (_, i) => newUser(`user-${i}`)));
 
-    for (const token of tokens) {
+    for (const { token } of users) {
       await verifier.verify(token);
       expect(verifier.cacheSize()).toBeLessThanOrEqual(3);
     }
     expect(verifier.cacheSize()).toBe(3);
     expect(counted.calls).toBe(10);
 
-    await verifier.verify(tokens[9]!); // still held
+    await verifier.verify(users[9]!.token); // still held
     expect(counted.calls).toBe(10);
-    expect((await verifier.verify(tokens[0]!)).sub).toBe("user-0"); // evicted long ago: verified again
+    expect((await verifier.verify(users[0]!.token)).sub).toBe(users[0]!.sub); // evicted long ago: verified again
     expect(counted.calls).toBe(11);
   });
 
   it("verifies every time when its size is 0", async () => {
     const { verifier, counted } = cachedVerifier({ size: 0 });
-    const token = await sign({ sub: uniqueSub("alice") }, key);
+    const { token } = await newUser("alice");
 
     await verifier.verify(token);
     await verifier.verify(token);
@@ -154,28 +149,26 @@ describe.each([
 ])("the API with %s", (_name, overrides) => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startApi({ jwt: jwtConfig({ kind: "secret", secret }, overrides) });
+    api = await startApi({ jwt: userJwt(overrides) });
   });
   afterAll(() => api.close());
 
   it("answers each of two interleaved users as themselves, request after request", async () => {
-    const alice = uniqueSub("alice");
-    const bob = uniqueSub("bob");
-    const aliceToken = await sign({ sub: alice }, key);
-    const bobToken = await sign({ sub: bob }, key);
+    const alice = await newUser("alice");
+    const bob = await newUser("bob");
 
     for (let round = 0; round < 3; round++) {
       const [asAlice, asBob] = await Promise.all([
-        api.graphql(WHO_AM_I, {}, { token: aliceToken }),
-        api.graphql(WHO_AM_I, {}, { token: bobToken }),
+        api.graphql(WHO_AM_I, {}, { token: alice.token }),
+        api.graphql(WHO_AM_I, {}, { token: bob.token }),
       ]);
-      expect(asAlice.body).toEqual({ data: { currentUserId: alice } });
-      expect(asBob.body).toEqual({ data: { currentUserId: bob } });
+      expect(asAlice.body).toEqual({ data: { currentUserId: alice.sub } });
+      expect(asBob.body).toEqual({ data: { currentUserId: bob.sub } });
     }
   });
 
   it("refuses a token one character off a cached one, with 401 and no database work", async () => {
-    const token = await sign({ sub: uniqueSub("alice") }, key);
+    const { token } = await newUser("alice");
     expect((await api.graphql(WHO_AM_I, {}, { token })).status).toBe(200);
 
     await expectRejected(api, `Bearer ${oneCharacterOff(token)}`, /signature/);

@@ -6,10 +6,9 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { jwtConfig, startApi, type TestApi } from "../support/api";
-import { hmacKey, sign, testSecret, uniqueSub } from "../support/tokens";
+import { startApi, type TestApi } from "../support/api";
+import { newUser } from "../support/tokens";
 
-const secret = testSecret();
 const APPROVED = "query Me { currentUserId }";
 const approvedId = createHash("sha256").update(APPROVED).digest("hex");
 let api: TestApi;
@@ -20,12 +19,10 @@ beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "trusted-"));
   writeFileSync(path.join(dir, `${approvedId}.graphql`), APPROVED);
   api = await startApi({
-    jwt: jwtConfig({ kind: "secret", secret }),
     production: true,
     env: { TRUSTED_DOCUMENTS_DIR: dir },
   });
-  sub = uniqueSub("trusted");
-  token = await sign({ sub }, hmacKey(secret));
+  ({ sub, token } = await newUser("trusted"));
 });
 afterAll(() => api.close());
 

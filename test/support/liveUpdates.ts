@@ -5,14 +5,10 @@
 import { createClient, type Client as WsClient } from "graphql-ws";
 import WebSocket from "ws";
 import type { TestApi } from "./api";
+import type { User } from "./tokens";
 
 /** What the helpers need of an API: where it is, and GraphQL over HTTP. */
 export type Endpoint = Pick<TestApi, "url" | "graphql">;
-
-export interface User {
-  sub: string;
-  token: string;
-}
 
 export interface Change {
   event: "CREATED" | "UPDATED" | "DELETED";

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from "jose";
+import { jwtConfigFor, type JwtConfig } from "../../src/config";
 
 /** A fresh HS256 secret, as JWT_SECRET would hold. */
 export const testSecret = () => randomBytes(32).toString("base64url");
@@ -35,6 +36,28 @@ export async function sign(claims: JWTPayload, key: SigningKey, options: SignOpt
 }
 
 export const hmacKey = (secret: string) => new TextEncoder().encode(secret);
+
+/** The HS256 secret a test API trusts unless the test configures another: fresh for each test file. */
+const userSecret = testSecret();
+/** userSecret as a signing key, for the tests that craft a user's token by hand (its expiry, say). */
+export const userKey = hmacKey(userSecret);
+/** The API's JWT settings for userSecret: what startApi uses by default. */
+export const userJwt = (overrides: Partial<JwtConfig> = {}) =>
+  jwtConfigFor({ kind: "secret", secret: userSecret }, overrides);
+
+export interface User {
+  sub: string;
+  token: string;
+}
+
+/**
+ * A signed-in user: a sub no other test uses (so tests sharing the database never
+ * see each other's rows) and a valid token for it, from userSecret.
+ */
+export async function newUser(name: string): Promise<User> {
+  const sub = uniqueSub(name);
+  return { sub, token: await sign({ sub }, userKey) };
+}
 
 export interface KeyPair {
   kid: string;
