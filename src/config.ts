@@ -42,6 +42,9 @@ export function jwtConfigFor(source: JwtKeySource, overrides: Partial<JwtConfig>
   };
 }
 
+/** The development Postgres's loopback port, shared by `npm start` and the db:* tools. */
+export const DEFAULT_EMBEDDED_PORT = 54329;
+
 export interface Config {
   production: boolean;
   host: string;
@@ -185,7 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     port: integer("PORT", 3000, 0, 65535),
     authDatabaseUrl,
     listenDatabaseUrl: postgresUrl("LISTEN_DATABASE_URL"),
-    embeddedPort: integer("EMBEDDED_PG_PORT", 54329, 1, 65535),
+    embeddedPort: integer("EMBEDDED_PG_PORT", DEFAULT_EMBEDDED_PORT, 1, 65535),
     poolSize: integer("DATABASE_POOL_SIZE", 10, 1, 1000),
     poolTimeoutMs: integer("DATABASE_POOL_TIMEOUT_MS", 3000, 100, 60_000),
     statementTimeoutMs: integer("STATEMENT_TIMEOUT_MS", 5000, 1, 600_000),

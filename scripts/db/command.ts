@@ -3,9 +3,8 @@
  * development database when no URL is configured, and turning main()'s result into
  * an exit code with a one-line message instead of a stack trace.
  */
+import { DEFAULT_EMBEDDED_PORT } from "../../src/config";
 import { startDevDatabase, type DevDatabase } from "./dev";
-
-const DEFAULT_EMBEDDED_PORT = 54329;
 
 /** Runs `use` against the development database, started for it (and stopped after) unless `npm start` already runs it. */
 export async function withDevDatabase<T>(env: NodeJS.ProcessEnv, use: (db: DevDatabase) => Promise<T>): Promise<T> {

@@ -14,9 +14,9 @@ import { withTokenCache } from "./tokenCache";
 export type Claims = JWTPayload & { sub: string };
 
 /** The same bound the database puts on user_id. */
-export const MAX_SUB_LENGTH = 255;
+const MAX_SUB_LENGTH = 255;
 /** Real tokens are well under 2 KB; anything this large is an attack or a mistake. */
-export const MAX_TOKEN_LENGTH = 8192;
+const MAX_TOKEN_LENGTH = 8192;
 
 /** Why a token was refused, as a short stable label (metrics); `reason` is the sentence for people. */
 export type RejectionKind =

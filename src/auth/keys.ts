@@ -11,7 +11,7 @@ import type { Logger } from "../logger";
 const RSA = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
 const ASYMMETRIC = [...RSA, "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
 
-export type VerificationKey = Uint8Array | KeyObject | JWTVerifyGetKey;
+type VerificationKey = Uint8Array | KeyObject | JWTVerifyGetKey;
 
 export interface KeySource {
   key: VerificationKey;
