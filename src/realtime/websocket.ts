@@ -11,6 +11,10 @@
  * Operations run as grafserv runs them (makeGraphQLWSConfig: parsing,
  * validation, the preset's onSubscribe middleware, masking); the socket server
  * is ours because grafserv's has no hook at connection_init.
+ *
+ * Each user (by the verified `sub`) has a quota over all of their sockets
+ * (./quotas.ts): sockets open at once, subscriptions running at once, and
+ * messages per interval. Anonymous sockets never get past connection_init.
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
@@ -27,6 +31,7 @@ import { ApiError, errorExtensions } from "../errors";
 import { UPSTREAM } from "../errors/upstream";
 import { limitExceeded } from "../graphql/limits";
 import type { Logger } from "../logger";
+import { type SocketQuota, type WebSocketLimits, WebSocketQuotas } from "./quotas";
 
 /** Close codes a client can act on (docs/subscriptions.md). */
 export const CLOSE_CODES = {
@@ -40,11 +45,18 @@ export const CLOSE_CODES = {
   listenerLost: 1013,
   /** The server is shutting down: reconnect (to another instance). */
   goingAway: 1001,
+  /** The user already holds as many sockets as allowed: close one; graphql-ws clients retry with backoff. */
+  tooManySockets: 4290,
+  /** The user sent more messages than allowed, over all their sockets: graphql-ws clients retry with backoff. */
+  tooManyMessages: 4291,
   internalError: 1011,
 } as const;
 
-/** At most this many subscriptions at once on one socket: each holds a listener and a context. */
-export const MAX_SUBSCRIPTIONS_PER_SOCKET = 20;
+/**
+ * Messages a socket may send before its token is verified: connection_init and a ping or
+ * two. There is no user to charge yet, and graphql-ws closes it 3 s after opening (4408).
+ */
+const MESSAGES_BEFORE_AUTH = 3;
 /** How often a silent peer is pinged; one that misses a pong is dropped (and its LISTENs released). */
 const KEEPALIVE_MS = 15_000;
 /** setTimeout's largest delay; a longer-lived token is checked again when it fires. */
@@ -53,6 +65,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 interface Extra {
   socket: WebSocket;
   request: IncomingMessage;
+  /** Its user's quota, from a successful connection_init until the socket closes. */
+  quota?: SocketQuota;
 }
 
 export interface SubscriptionServerOptions {
@@ -62,6 +76,8 @@ export interface SubscriptionServerOptions {
   log: Logger;
   /** Largest message a client may send, bytes. */
   maxPayloadBytes: number;
+  /** Per user, over all of their sockets. */
+  limits: WebSocketLimits;
 }
 
 export interface SubscriptionServer {
@@ -77,6 +93,9 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
   const { serv, verifier, log } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
   const base = makeGraphQLWSConfig(serv);
+  const quotas = new WebSocketQuotas(options.limits);
+  const { socketsPerUser, subscriptionsPerUser, messagesPerInterval, messageIntervalMs } = options.limits;
+  const tooManyMessages = `Too many messages: at most ${messagesPerInterval} per ${messageIntervalMs / 1000} s per user; reconnect later`;
   let closing = false;
 
   const closeWith = (socket: WebSocket, code: number, reason: string) => {
@@ -123,15 +142,36 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
       // The verifier allows clock skew on exp; an open socket ends at exp itself.
       if (claims.exp! * 1000 <= Date.now())
         return refuse(CLOSE_CODES.tokenExpired, "Token expired: reconnect with a fresh token");
+      const quota = quotas.admit(claims.sub, () => Object.keys(ctx.subscriptions).length);
+      if (!quota) {
+        log.info({ sub: claims.sub }, "WebSocket refused: too many sockets");
+        return refuse(
+          CLOSE_CODES.tooManySockets,
+          `Too many connections: at most ${socketsPerUser} sockets per user; close one first`,
+        );
+      }
+      // The client may have gone while its token was being verified: its close has passed already.
+      if (socket.readyState !== socket.OPEN) {
+        quota.release();
+        return false;
+      }
+      socket.once("close", () => quota.release());
+      // connection_init is the user's first message: reconnecting is no way around the budget.
+      if (!quota.takeMessage()) return refuse(CLOSE_CODES.tooManyMessages, tooManyMessages);
+      ctx.extra.quota = quota;
       setIdentity(request, claims);
       closeAtExpiry(socket, claims.exp! * 1000);
       log.debug({ sub: claims.sub }, "WebSocket connected");
       return { expiresAt: claims.exp };
     },
     async onSubscribe(ctx, id, payload) {
-      if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+      // graphql-ws counts this subscription in ctx.subscriptions already, and until it ends.
+      if (ctx.extra.quota!.subscriptions() > subscriptionsPerUser) {
         return [
-          limitExceeded("subscriptions", `at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions may run on one socket`),
+          limitExceeded(
+            "subscriptions",
+            `at most ${subscriptionsPerUser} subscriptions may run at once, over all of a user's sockets`,
+          ),
         ];
       }
       const result = await base.onSubscribe!(ctx, id, payload);
@@ -175,6 +215,15 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
 
   wss.on("connection", (socket: WebSocket, request: IncomingMessage) => {
     keepAlive(socket);
+    const extra: Extra = { socket, request };
+    let unauthenticatedMessages = 0;
+    /** Counted before graphql-ws parses anything: the budget bounds the work a flood can cause. */
+    const admitMessage = (): boolean => {
+      if (socket.readyState !== socket.OPEN) return false; // closing: the rest is not read
+      const allowed = extra.quota ? extra.quota.takeMessage() : ++unauthenticatedMessages <= MESSAGES_BEFORE_AUTH;
+      if (!allowed) closeWith(socket, CLOSE_CODES.tooManyMessages, tooManyMessages);
+      return allowed;
+    };
     const closed = graphqlWs.opened(
       {
         protocol: socket.protocol,
@@ -182,6 +231,7 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
         close: (code, reason) => socket.close(code, reason),
         onMessage: (callback) =>
           socket.on("message", async (data) => {
+            if (!admitMessage()) return;
             try {
               await callback(data.toString());
             } catch (error) {
@@ -191,7 +241,7 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
             }
           }),
       },
-      { socket, request },
+      extra,
     );
     socket.once("close", (code, reason) => void closed(code, reason.toString()));
   });
