@@ -57,6 +57,8 @@ export const CLOSE_CODES = {
  * two. There is no user to charge yet, and graphql-ws closes it 3 s after opening (4408).
  */
 const MESSAGES_BEFORE_AUTH = 3;
+/** How long an unauthenticated socket may stay open without sending connection_init. */
+const CONNECTION_INIT_WAIT_MS = 3_000;
 /** How often a silent peer is pinged; one that misses a pong is dropped (and its LISTENs released). */
 const KEEPALIVE_MS = 15_000;
 /** setTimeout's largest delay; a longer-lived token is checked again when it fires. */
@@ -67,6 +69,7 @@ interface Extra {
   request: IncomingMessage;
   /** Its user's quota, from a successful connection_init until the socket closes. */
   quota?: SocketQuota;
+  sub?: string;
 }
 
 export interface SubscriptionServerOptions {
@@ -105,6 +108,8 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
 
   const graphqlWs = makeServer<Record<string, unknown> | undefined, Extra>({
     ...base,
+    // graphql-ws's default, stated: a socket that has not sent connection_init by then is closed (4408).
+    connectionInitWaitTimeout: CONNECTION_INIT_WAIT_MS,
     onError: (ctx, id, payload, errors) => base.onError!(ctx, id, payload, errors.map(relabelInterruption)),
     onNext: (ctx, id, payload, args, result) =>
       base.onNext!(
@@ -157,8 +162,12 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
       }
       socket.once("close", () => quota.release());
       // connection_init is the user's first message: reconnecting is no way around the budget.
-      if (!quota.takeMessage()) return refuse(CLOSE_CODES.tooManyMessages, tooManyMessages);
+      if (!quota.takeMessage()) {
+        log.info({ sub: claims.sub }, "WebSocket refused: too many messages");
+        return refuse(CLOSE_CODES.tooManyMessages, tooManyMessages);
+      }
       ctx.extra.quota = quota;
+      ctx.extra.sub = claims.sub;
       setIdentity(request, claims);
       closeAtExpiry(socket, claims.exp! * 1000);
       log.debug({ sub: claims.sub }, "WebSocket connected");
@@ -221,7 +230,11 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
     const admitMessage = (): boolean => {
       if (socket.readyState !== socket.OPEN) return false; // closing: the rest is not read
       const allowed = extra.quota ? extra.quota.takeMessage() : ++unauthenticatedMessages <= MESSAGES_BEFORE_AUTH;
-      if (!allowed) closeWith(socket, CLOSE_CODES.tooManyMessages, tooManyMessages);
+      if (!allowed) {
+        // info, not error: a client's excess, and one line per socket (the rest is not read).
+        log.info({ sub: extra.sub }, "WebSocket closed: too many messages");
+        closeWith(socket, CLOSE_CODES.tooManyMessages, tooManyMessages);
+      }
       return allowed;
     };
     const closed = graphqlWs.opened(
