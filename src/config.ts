@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { roleNames, type RoleNames } from "./db/roles";
+import type { WebSocketLimits } from "./realtime/quotas";
 
 export type JwtKeySource =
   { kind: "secret"; secret: string } | { kind: "publicKey"; key: string } | { kind: "jwks"; url: URL };
@@ -87,6 +88,8 @@ export interface Config {
   };
   /** Per minute: requests per signed-in user (by sub) and per IP address for anonymous requests. */
   rateLimits: { userPerMinute: number; anonymousPerMinute: number };
+  /** Issue 12, WebSocket limits per user (by sub): sockets, subscriptions, messages (realtime/quotas.ts). */
+  websocket: WebSocketLimits;
   /** Origins allowed by CORS: a list, "*" for any, or none (same-origin only). */
   corsOrigins: string[] | "*" | "reflect" | undefined;
   /** Express's `trust proxy`: how many proxies (load balancers) sit in front, for the client's IP. */
@@ -111,6 +114,7 @@ export type AppConfig = Pick<
   | "limits"
   | "http"
   | "rateLimits"
+  | "websocket"
   | "corsOrigins"
   | "trustProxy"
   | "metrics"
@@ -211,6 +215,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     rateLimits: {
       userPerMinute: integer("RATE_LIMIT_USER_PER_MINUTE", 1200, 1, 10_000_000),
       anonymousPerMinute: integer("RATE_LIMIT_ANONYMOUS_PER_MINUTE", 300, 1, 10_000_000),
+    },
+    // Issue 12, WebSocket limits per user: sockets, subscriptions across them, messages per interval.
+    websocket: {
+      socketsPerUser: integer("WS_MAX_SOCKETS_PER_USER", 5, 1, 1_000),
+      subscriptionsPerUser: integer("WS_MAX_SUBSCRIPTIONS_PER_USER", 20, 1, 10_000),
+      messagesPerInterval: integer("WS_MESSAGES_PER_INTERVAL", 30, 1, 100_000),
+      messageIntervalMs: integer("WS_MESSAGE_INTERVAL_MS", 10_000, 100, 3_600_000),
     },
     corsOrigins: corsOrigins(text("CORS_ORIGINS"), production),
     trustProxy: integer("TRUST_PROXY", 0, 0, 10),

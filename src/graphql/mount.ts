@@ -48,6 +48,7 @@ export async function mountGraphQL(
     verifier,
     log,
     maxPayloadBytes: config.limits.bodyBytes,
+    limits: config.websocket,
   });
   server.on("upgrade", subscriptions.handleUpgrade);
 

@@ -11,6 +11,10 @@
  * Operations run as grafserv runs them (makeGraphQLWSConfig: parsing,
  * validation, the preset's onSubscribe middleware, masking); the socket server
  * is ours because grafserv's has no hook at connection_init.
+ *
+ * Each user (by the verified `sub`) has a quota over all of their sockets
+ * (./quotas.ts): sockets open at once, subscriptions running at once, and
+ * messages per interval. Anonymous sockets never get past connection_init.
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
@@ -27,6 +31,7 @@ import { ApiError, errorExtensions } from "../errors";
 import { UPSTREAM } from "../errors/upstream";
 import { limitExceeded } from "../graphql/limits";
 import type { Logger } from "../logger";
+import { type SocketQuota, type WebSocketLimits, WebSocketQuotas } from "./quotas";
 
 /** Close codes a client can act on (docs/subscriptions.md). */
 export const CLOSE_CODES = {
@@ -40,11 +45,20 @@ export const CLOSE_CODES = {
   listenerLost: 1013,
   /** The server is shutting down: reconnect (to another instance). */
   goingAway: 1001,
+  /** The user already holds as many sockets as allowed: close one; graphql-ws clients retry with backoff. */
+  tooManySockets: 4290,
+  /** The user sent more messages than allowed, over all their sockets: graphql-ws clients retry with backoff. */
+  tooManyMessages: 4291,
   internalError: 1011,
 } as const;
 
-/** At most this many subscriptions at once on one socket: each holds a listener and a context. */
-export const MAX_SUBSCRIPTIONS_PER_SOCKET = 20;
+/**
+ * Messages a socket may send before its token is verified: connection_init and a ping or
+ * two. There is no user to charge yet, and graphql-ws closes it 3 s after opening (4408).
+ */
+const MESSAGES_BEFORE_AUTH = 3;
+/** How long an unauthenticated socket may stay open without sending connection_init. */
+const CONNECTION_INIT_WAIT_MS = 3_000;
 /** How often a silent peer is pinged; one that misses a pong is dropped (and its LISTENs released). */
 const KEEPALIVE_MS = 15_000;
 /** setTimeout's largest delay; a longer-lived token is checked again when it fires. */
@@ -53,6 +67,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 interface Extra {
   socket: WebSocket;
   request: IncomingMessage;
+  /** Its user's quota, from a successful connection_init until the socket closes. */
+  quota?: SocketQuota;
+  sub?: string;
 }
 
 export interface SubscriptionServerOptions {
@@ -62,6 +79,8 @@ export interface SubscriptionServerOptions {
   log: Logger;
   /** Largest message a client may send, bytes. */
   maxPayloadBytes: number;
+  /** Per user, over all of their sockets. */
+  limits: WebSocketLimits;
 }
 
 export interface SubscriptionServer {
@@ -77,6 +96,9 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
   const { serv, verifier, log } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
   const base = makeGraphQLWSConfig(serv);
+  const quotas = new WebSocketQuotas(options.limits);
+  const { socketsPerUser, subscriptionsPerUser, messagesPerInterval, messageIntervalMs } = options.limits;
+  const tooManyMessages = `Too many messages: at most ${messagesPerInterval} per ${messageIntervalMs / 1000} s per user; reconnect later`;
   let closing = false;
 
   const closeWith = (socket: WebSocket, code: number, reason: string) => {
@@ -86,6 +108,8 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
 
   const graphqlWs = makeServer<Record<string, unknown> | undefined, Extra>({
     ...base,
+    // graphql-ws's default, stated: a socket that has not sent connection_init by then is closed (4408).
+    connectionInitWaitTimeout: CONNECTION_INIT_WAIT_MS,
     onError: (ctx, id, payload, errors) => base.onError!(ctx, id, payload, errors.map(relabelInterruption)),
     onNext: (ctx, id, payload, args, result) =>
       base.onNext!(
@@ -123,15 +147,40 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
       // The verifier allows clock skew on exp; an open socket ends at exp itself.
       if (claims.exp! * 1000 <= Date.now())
         return refuse(CLOSE_CODES.tokenExpired, "Token expired: reconnect with a fresh token");
+      const quota = quotas.admit(claims.sub, () => Object.keys(ctx.subscriptions).length);
+      if (!quota) {
+        log.info({ sub: claims.sub }, "WebSocket refused: too many sockets");
+        return refuse(
+          CLOSE_CODES.tooManySockets,
+          `Too many connections: at most ${socketsPerUser} sockets per user; close one first`,
+        );
+      }
+      // The client may have gone while its token was being verified: its close has passed already.
+      if (socket.readyState !== socket.OPEN) {
+        quota.release();
+        return false;
+      }
+      socket.once("close", () => quota.release());
+      // connection_init is the user's first message: reconnecting is no way around the budget.
+      if (!quota.takeMessage()) {
+        log.info({ sub: claims.sub }, "WebSocket refused: too many messages");
+        return refuse(CLOSE_CODES.tooManyMessages, tooManyMessages);
+      }
+      ctx.extra.quota = quota;
+      ctx.extra.sub = claims.sub;
       setIdentity(request, claims);
       closeAtExpiry(socket, claims.exp! * 1000);
       log.debug({ sub: claims.sub }, "WebSocket connected");
       return { expiresAt: claims.exp };
     },
     async onSubscribe(ctx, id, payload) {
-      if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+      // graphql-ws counts this subscription in ctx.subscriptions already, and until it ends.
+      if (ctx.extra.quota!.subscriptions() > subscriptionsPerUser) {
         return [
-          limitExceeded("subscriptions", `at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions may run on one socket`),
+          limitExceeded(
+            "subscriptions",
+            `at most ${subscriptionsPerUser} subscriptions may run at once, over all of a user's sockets`,
+          ),
         ];
       }
       const result = await base.onSubscribe!(ctx, id, payload);
@@ -175,6 +224,19 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
 
   wss.on("connection", (socket: WebSocket, request: IncomingMessage) => {
     keepAlive(socket);
+    const extra: Extra = { socket, request };
+    let unauthenticatedMessages = 0;
+    /** Counted before graphql-ws parses anything: the budget bounds the work a flood can cause. */
+    const admitMessage = (): boolean => {
+      if (socket.readyState !== socket.OPEN) return false; // closing: the rest is not read
+      const allowed = extra.quota ? extra.quota.takeMessage() : ++unauthenticatedMessages <= MESSAGES_BEFORE_AUTH;
+      if (!allowed) {
+        // info, not error: a client's excess, and one line per socket (the rest is not read).
+        log.info({ sub: extra.sub }, "WebSocket closed: too many messages");
+        closeWith(socket, CLOSE_CODES.tooManyMessages, tooManyMessages);
+      }
+      return allowed;
+    };
     const closed = graphqlWs.opened(
       {
         protocol: socket.protocol,
@@ -182,6 +244,7 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
         close: (code, reason) => socket.close(code, reason),
         onMessage: (callback) =>
           socket.on("message", async (data) => {
+            if (!admitMessage()) return;
             try {
               await callback(data.toString());
             } catch (error) {
@@ -191,7 +254,7 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
             }
           }),
       },
-      { socket, request },
+      extra,
     );
     socket.once("close", (code, reason) => void closed(code, reason.toString()));
   });

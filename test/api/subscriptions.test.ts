@@ -9,7 +9,8 @@ import { Client } from "pg";
 import WebSocket from "ws";
 import { roleNames } from "../../src/db/roles";
 import { changeChannel } from "../../src/realtime/channels";
-import { CLOSE_CODES, MAX_SUBSCRIPTIONS_PER_SOCKET } from "../../src/realtime/websocket";
+import { loadConfig } from "../../src/config";
+import { CLOSE_CODES } from "../../src/realtime/websocket";
 import { startApi, type TestApi } from "../support/api";
 import { testDb } from "../support/env";
 import { Changes, createTask, gql, openSocket, within } from "../support/liveUpdates";
@@ -262,7 +263,7 @@ describe("the socket", () => {
     ]);
   });
 
-  it("applies the query limits to subscriptions: page size, and at most 20 at once per socket", async () => {
+  it("applies the query limits to subscriptions: page size, and at most 20 at once per user", async () => {
     const alice = await newUser("alice");
     const { client } = connect({ authorization: `Bearer ${alice.token}` });
     const tooLarge = client.iterate({
@@ -272,7 +273,9 @@ describe("the socket", () => {
       expect.objectContaining({ extensions: expect.objectContaining({ code: "LIMIT_EXCEEDED", limit: "pageSize" }) }),
     ]);
 
-    const twenty = Array.from({ length: MAX_SUBSCRIPTIONS_PER_SOCKET }, () => new Changes(client, "taskChanged", api));
+    // More across several sockets, and the other limits per user: test/security/websocket-limits.test.ts.
+    const { subscriptionsPerUser } = loadConfig({}).websocket;
+    const twenty = Array.from({ length: subscriptionsPerUser }, () => new Changes(client, "taskChanged", api));
     await twenty[0]!.live(alice); // the first is listening; the rest share its LISTEN
     const oneMore = client.iterate({ query: "subscription { taskChanged { event } }" });
     await expect(oneMore.next()).rejects.toEqual([
