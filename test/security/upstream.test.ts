@@ -158,7 +158,8 @@ describe("pg and pg-pool", () => {
   });
 
   it("pg-pool: no connection comes free within connectionTimeoutMillis", async () => {
-    const pool = new Pool({ connectionString: testDb.authUrl, max: 1, connectionTimeoutMillis: 100 });
+    // Long enough for the first, real connection on a loaded machine; the second waits all of it.
+    const pool = new Pool({ connectionString: testDb.authUrl, max: 1, connectionTimeoutMillis: 2000 });
     const held = await pool.connect();
     try {
       expectMatch("poolWaitTimeout", (await failureOf(pool.connect())).message);
