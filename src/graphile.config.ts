@@ -4,8 +4,11 @@
  */
 import { PgAggregatesPreset } from "@graphile/pg-aggregates";
 import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
+import type { IncomingMessage } from "node:http";
+import { ipKeyGenerator } from "express-rate-limit";
 import type { Pool } from "pg";
 import { makePgService, type PgSubscriber } from "postgraphile/adaptors/pg";
+import { makeFairShare, withinShare } from "./db/fairShare";
 import { requestTransactionsAdaptor } from "./db/requestTransactions";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
@@ -51,6 +54,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
   const { production, roles, limits } = config;
   const maskError = makeMaskError({ production, log });
   const statementTimeout = String(config.statementTimeoutMs);
+  const share = makeFairShare(fairShareOptions(config.fairShare, pool.options.max ?? 10));
   return {
     extends: [
       PostGraphileAmberPreset,
@@ -65,7 +69,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       SubscriptionsPlugin,
       makeLimitsPlugin(limits, { introspection: !production }),
       makeMaskingPlugin(maskError),
-      makeResponsePlugin(maskError),
+      makeResponsePlugin(maskError, { maxResponseBytes: config.maxResponseBytes }),
     ],
     pgServices: [
       {
@@ -94,7 +98,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
         const socket = requestContext.ws?.request;
         const request = requestContext.node?.req ?? socket;
         const identity = request && identityOf(request);
-        if (identity === undefined) {
+        if (!request || identity === undefined) {
           // Every route to GraphQL passes the authentication middleware; reaching here without it is a bug.
           throw new Error("request reached GraphQL without authentication");
         }
@@ -104,10 +108,14 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
         const pgSettings: Record<string, string> = identity
           ? { role: roles.user, "request.jwt.claims": JSON.stringify(identity), statement_timeout: statementTimeout }
           : { role: roles.anonymous, "request.jwt.claims": "", statement_timeout: statementTimeout };
+        // Every connection this operation borrows (a subscription: each event's re-read) counts
+        // against the caller's share of the pool: by sub, or anonymous by address as the rate limit counts.
+        const shareKey = identity ? `sub:${identity.sub}` : `ip:${ipKeyGenerator(clientAddress(request))}`;
         // Live updates listen on the caller's own channels, derived here from the verified sub;
         // only on a socket: over HTTP a subscription would hold the request open.
         return {
           pgSettings: { ...args.contextValue?.pgSettings, ...pgSettings },
+          withPgClient: withinShare(share, shareKey, args.contextValue.withPgClient),
           ...(identity && socket ? { changeChannels: changeChannelsFor(identity.sub) } : {}),
         };
       },
@@ -125,4 +133,18 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       maxRequestLength: limits.bodyBytes,
     },
   };
+}
+
+/** Waiting operations one caller may have; beyond them the refusal comes at once. */
+const MAX_WAITING_PER_USER = 100;
+
+/** The configured share, or a third of the pool (at least one connection). */
+export function fairShareOptions({ connectionsPerUser, waitMs }: AppConfig["fairShare"], poolSize: number) {
+  const perKey = connectionsPerUser ?? Math.max(1, Math.floor(poolSize / 3));
+  return { perKey, waitMs, maxWaiting: MAX_WAITING_PER_USER };
+}
+
+/** Express's req.ip (which honours `trust proxy`) over HTTP; the peer's address for a socket's upgrade request. */
+function clientAddress(request: IncomingMessage): string {
+  return (request as IncomingMessage & { ip?: string }).ip ?? request.socket.remoteAddress ?? "unknown";
 }
