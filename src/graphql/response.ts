@@ -126,7 +126,8 @@ export function jsonBytesBeyond(value: unknown, maxBytes: number): boolean {
  * until that event came.
  */
 function mapEvents<T, U>(events: AsyncGenerator<T, void, void>, map: (event: T) => U): AsyncGenerator<U, void, void> {
-  const mapped: AsyncGenerator<U, void, void> = {
+  // Asserted, not annotated: whether AsyncGenerator has [Symbol.asyncDispose] depends on the TypeScript lib.
+  const mapped = {
     async next() {
       const step = await events.next();
       return step.done ? step : { done: false, value: map(step.value) };
@@ -141,6 +142,7 @@ function mapEvents<T, U>(events: AsyncGenerator<T, void, void>, map: (event: T) 
       throw error;
     },
     [Symbol.asyncIterator]: () => mapped,
-  };
+    [Symbol.asyncDispose]: async () => void (await mapped.return()),
+  } as AsyncGenerator<U, void, void>;
   return mapped;
 }

@@ -78,7 +78,14 @@ describe("the fair share", () => {
 
 describe("the response size count", () => {
   const samples: unknown[] = [
-    { tasks: { nodes: [{ title: "a", tags: [], done: false, n: 12.5 }, { title: "ünïcødé ✓", tags: ["x", "y"] }] } },
+    {
+      tasks: {
+        nodes: [
+          { title: "a", tags: [], done: false, n: 12.5 },
+          { title: "ünïcødé ✓", tags: ["x", "y"] },
+        ],
+      },
+    },
     { a: null, b: {}, c: [[], [1, 2, 3], [{}]], d: true },
     [],
     "text",
