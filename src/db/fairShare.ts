@@ -8,6 +8,10 @@
  * Hand-written (a keyed counting semaphore, ~60 lines): p-limit and p-queue limit
  * one queue without keys and queue without a deadline; what is needed here is a
  * refusal after a bounded wait and no state kept for idle keys.
+ *
+ * Applied where an operation's context is built (graphile.config.ts), by wrapping
+ * the context's withPgClient with the caller's key: the pool adaptor below it
+ * (requestTransactions.ts) sees only pgSettings, which hold no client address.
  */
 import { ApiError } from "../errors";
 
