@@ -4,11 +4,9 @@
  */
 import { PgAggregatesPreset } from "@graphile/pg-aggregates";
 import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
-import type { IncomingMessage } from "node:http";
-import { ipKeyGenerator } from "express-rate-limit";
 import type { Pool } from "pg";
 import { makePgService, type PgSubscriber } from "postgraphile/adaptors/pg";
-import { makeFairShare, withinShare } from "./db/fairShare";
+import { makeFairShare, shareKeyOf, withinShare } from "./db/fairShare";
 import { requestTransactionsAdaptor } from "./db/requestTransactions";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
@@ -109,13 +107,12 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
           ? { role: roles.user, "request.jwt.claims": JSON.stringify(identity), statement_timeout: statementTimeout }
           : { role: roles.anonymous, "request.jwt.claims": "", statement_timeout: statementTimeout };
         // Every connection this operation borrows (a subscription: each event's re-read) counts
-        // against the caller's share of the pool: by sub, or anonymous by address as the rate limit counts.
-        const shareKey = identity ? `sub:${identity.sub}` : `ip:${ipKeyGenerator(clientAddress(request))}`;
+        // against the caller's share of the pool (db/fairShare.ts).
         // Live updates listen on the caller's own channels, derived here from the verified sub;
         // only on a socket: over HTTP a subscription would hold the request open.
         return {
           pgSettings: { ...args.contextValue?.pgSettings, ...pgSettings },
-          withPgClient: withinShare(share, shareKey, args.contextValue.withPgClient),
+          withPgClient: withinShare(share, shareKeyOf(identity, request), args.contextValue.withPgClient),
           ...(identity && socket ? { changeChannels: changeChannelsFor(identity.sub) } : {}),
         };
       },
@@ -142,9 +139,4 @@ const MAX_WAITING_PER_USER = 100;
 export function fairShareOptions({ connectionsPerUser, waitMs }: AppConfig["fairShare"], poolSize: number) {
   const perKey = connectionsPerUser ?? Math.max(1, Math.floor(poolSize / 3));
   return { perKey, waitMs, maxWaiting: MAX_WAITING_PER_USER };
-}
-
-/** Express's req.ip (which honours `trust proxy`) over HTTP; the peer's address for a socket's upgrade request. */
-function clientAddress(request: IncomingMessage): string {
-  return (request as IncomingMessage & { ip?: string }).ip ?? request.socket.remoteAddress ?? "unknown";
 }

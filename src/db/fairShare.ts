@@ -13,6 +13,9 @@
  * the context's withPgClient with the caller's key: the pool adaptor below it
  * (requestTransactions.ts) sees only pgSettings, which hold no client address.
  */
+import type { IncomingMessage } from "node:http";
+import { ipKeyGenerator } from "express-rate-limit";
+import type { Identity } from "../auth/identity";
 import { ApiError } from "../errors";
 
 /** Sent as Retry-After with a refusal: a share frees up as soon as one of the caller's statements ends. */
@@ -114,4 +117,15 @@ type WithPgClient = Grafast.Context["withPgClient"];
 /** A withPgClient whose every call (an HTTP operation's query, a subscription event's re-read) counts against `key`'s share. */
 export function withinShare(share: FairShare, key: string, withPgClient: WithPgClient): WithPgClient {
   return (pgSettings, callback) => share.run(key, () => withPgClient(pgSettings, callback));
+}
+
+/**
+ * Whose share an operation uses: the verified sub; for an anonymous caller its address,
+ * as the per-minute rate limit counts it (IPv6 by /56). Over HTTP that is Express's
+ * req.ip, which honours `trust proxy`; a socket's upgrade request has only its peer.
+ */
+export function shareKeyOf(identity: Identity, request: IncomingMessage): string {
+  if (identity) return `sub:${identity.sub}`;
+  const address = (request as IncomingMessage & { ip?: string }).ip ?? request.socket.remoteAddress ?? "unknown";
+  return `ip:${ipKeyGenerator(address)}`;
 }

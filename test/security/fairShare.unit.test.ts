@@ -2,7 +2,9 @@
  * The two mechanisms of issue 12's per-user share on their own, without a server:
  * the keyed limiter (db/fairShare.ts) and the response-size count (graphql/response.ts).
  */
-import { makeFairShare, ShareExceededError } from "../../src/db/fairShare";
+import type { IncomingMessage } from "node:http";
+import type { Claims } from "../../src/auth/jwt";
+import { makeFairShare, ShareExceededError, shareKeyOf } from "../../src/db/fairShare";
 import { fairShareOptions } from "../../src/graphile.config";
 import { jsonBytesBeyond } from "../../src/graphql/response";
 
@@ -106,5 +108,22 @@ describe("the response size count", () => {
     }));
     expect(jsonBytesBeyond({ rows }, 1_000)).toBe(true);
     expect(visited).toBeLessThan(20);
+  });
+});
+
+describe("whose share an operation uses", () => {
+  const request = (ip: string | undefined, peer = "10.9.8.7") =>
+    ({ ...(ip ? { ip } : {}), socket: { remoteAddress: peer } }) as unknown as IncomingMessage;
+
+  it("is the verified sub, whatever the address", () => {
+    expect(shareKeyOf({ sub: "alice" } as Claims, request("1.2.3.4"))).toBe("sub:alice");
+    expect(shareKeyOf({ sub: "alice" } as Claims, request("5.6.7.8"))).toBe("sub:alice");
+  });
+
+  it("is the address for an anonymous caller: Express's req.ip, IPv6 by /56, else the peer", () => {
+    expect(shareKeyOf(null, request("1.2.3.4"))).toBe("ip:1.2.3.4");
+    expect(shareKeyOf(null, request("2001:db8:1:2ff::1"))).toBe(shareKeyOf(null, request("2001:db8:1:200::9")));
+    expect(shareKeyOf(null, request("2001:db8:1:2ff::1"))).not.toBe(shareKeyOf(null, request("2001:db8:1:300::1")));
+    expect(shareKeyOf(null, request(undefined))).toBe("ip:10.9.8.7");
   });
 });
