@@ -103,6 +103,15 @@ export interface Config {
   /** undefined only in development: the generated development secret is used then. */
   jwt: JwtConfig | undefined;
   roles: RoleNames;
+  // Issue 12, fair share and response size (db/fairShare.ts, graphql/response.ts).
+  fairShare: {
+    /** Pool connections one caller (a `sub`, or an anonymous address) may hold at once; undefined: a third of the pool, at least 1. */
+    connectionsPerUser: number | undefined;
+    /** Longest wait for a place in the caller's share, in milliseconds (then 429 RATE_LIMITED). */
+    waitMs: number;
+  };
+  /** Largest GraphQL response or subscription event, in bytes of JSON (then LIMIT_EXCEEDED). */
+  maxResponseBytes: number;
 }
 
 /** What the HTTP app and the GraphQL preset need; tests build it from loadConfig({}). */
@@ -120,6 +129,8 @@ export type AppConfig = Pick<
   | "metrics"
   | "serverTiming"
   | "trustedDocumentsDir"
+  | "fairShare"
+  | "maxResponseBytes"
 >;
 
 export class ConfigError extends Error {
@@ -230,7 +241,20 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     trustedDocumentsDir: directory("TRUSTED_DOCUMENTS_DIR"),
     jwt,
     roles: roleNames(),
+    // Issue 12, fair share and response size.
+    fairShare: {
+      connectionsPerUser:
+        text("DATABASE_CONNECTIONS_PER_USER") === undefined
+          ? undefined
+          : integer("DATABASE_CONNECTIONS_PER_USER", 1, 1, 1000),
+      waitMs: integer("DATABASE_SHARE_WAIT_MS", 2000, 0, 60_000),
+    },
+    maxResponseBytes: integer("MAX_RESPONSE_BYTES", 5_000_000, 1_000, 1_000_000_000),
   };
+  const perUser = config.fairShare.connectionsPerUser;
+  if (perUser !== undefined && perUser > config.poolSize) {
+    problems.push(`DATABASE_CONNECTIONS_PER_USER (${perUser}) must not exceed DATABASE_POOL_SIZE (${config.poolSize})`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

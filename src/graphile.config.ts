@@ -6,6 +6,7 @@ import { PgAggregatesPreset } from "@graphile/pg-aggregates";
 import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
 import type { Pool } from "pg";
 import { makePgService, type PgSubscriber } from "postgraphile/adaptors/pg";
+import { makeFairShare, shareKeyOf, withinShare } from "./db/fairShare";
 import { requestTransactionsAdaptor } from "./db/requestTransactions";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
@@ -51,6 +52,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
   const { production, roles, limits } = config;
   const maskError = makeMaskError({ production, log });
   const statementTimeout = String(config.statementTimeoutMs);
+  const share = makeFairShare(fairShareOptions(config.fairShare, pool.options.max ?? 10));
   return {
     extends: [
       PostGraphileAmberPreset,
@@ -65,7 +67,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       SubscriptionsPlugin,
       makeLimitsPlugin(limits, { introspection: !production }),
       makeMaskingPlugin(maskError),
-      makeResponsePlugin(maskError),
+      makeResponsePlugin(maskError, { maxResponseBytes: config.maxResponseBytes }),
     ],
     pgServices: [
       {
@@ -94,7 +96,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
         const socket = requestContext.ws?.request;
         const request = requestContext.node?.req ?? socket;
         const identity = request && identityOf(request);
-        if (identity === undefined) {
+        if (!request || identity === undefined) {
           // Every route to GraphQL passes the authentication middleware; reaching here without it is a bug.
           throw new Error("request reached GraphQL without authentication");
         }
@@ -104,10 +106,13 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
         const pgSettings: Record<string, string> = identity
           ? { role: roles.user, "request.jwt.claims": JSON.stringify(identity), statement_timeout: statementTimeout }
           : { role: roles.anonymous, "request.jwt.claims": "", statement_timeout: statementTimeout };
+        // Every connection this operation borrows (a subscription: each event's re-read) counts
+        // against the caller's share of the pool (db/fairShare.ts).
         // Live updates listen on the caller's own channels, derived here from the verified sub;
         // only on a socket: over HTTP a subscription would hold the request open.
         return {
           pgSettings: { ...args.contextValue?.pgSettings, ...pgSettings },
+          withPgClient: withinShare(share, shareKeyOf(identity, request), args.contextValue.withPgClient),
           ...(identity && socket ? { changeChannels: changeChannelsFor(identity.sub) } : {}),
         };
       },
@@ -125,4 +130,13 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       maxRequestLength: limits.bodyBytes,
     },
   };
+}
+
+/** Waiting operations one caller may have; beyond them the refusal comes at once. */
+const MAX_WAITING_PER_USER = 100;
+
+/** The configured share, or a third of the pool (at least one connection). */
+export function fairShareOptions({ connectionsPerUser, waitMs }: AppConfig["fairShare"], poolSize: number) {
+  const perKey = connectionsPerUser ?? Math.max(1, Math.floor(poolSize / 3));
+  return { perKey, waitMs, maxWaiting: MAX_WAITING_PER_USER };
 }

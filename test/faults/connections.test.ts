@@ -55,7 +55,8 @@ describe("pool exhaustion", () => {
   it("answers 503 quickly instead of queueing forever, and recovers when connections free up", async () => {
     const api = await startApi({
       poolSize: 1,
-      env: { DATABASE_POOL_TIMEOUT_MS: "300" },
+      // The user's share allows all 5 at once: this is about the pool's own wait, not the share's.
+      env: { DATABASE_POOL_TIMEOUT_MS: "300", DATABASE_CONNECTIONS_PER_USER: "5" },
     });
     let held: PoolClient | undefined;
     try {
