@@ -5,8 +5,10 @@
  * aliases and fragments. The API tests of the same rules are in limits.test.ts.
  */
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { buildSchema, parse } from "postgraphile/graphql";
 import { assessOperation, type CostRules } from "../../src/graphql/cost";
+import { ROOT_DIR } from "../../src/paths";
 import { SCHEMA_FILE } from "../../scripts/printSchema";
 
 const schema = buildSchema(readFileSync(SCHEMA_FILE, "utf8"));
@@ -159,4 +161,20 @@ describe("rows", () => {
     expect(rows).toBe(1 + 2 ** 40);
     expect(error?.extensions).toEqual({ code: "LIMIT_EXCEEDED", limit: "cost" });
   });
+});
+
+it("prices the examples in docs/graphql.md as the table there says", () => {
+  const doc = readFileSync(path.join(ROOT_DIR, "docs/graphql.md"), "utf8");
+  const section = doc.slice(doc.indexOf("### Cost: the rows an operation may read"));
+  const rows = [...section.matchAll(/^\| `([^`]+)` +\| ([^|]+)\|$/gm)];
+  expect(rows.length).toBeGreaterThanOrEqual(4);
+  for (const [, operation, priced] of rows) {
+    const expected = Number(priced!.match(/= ([\d,]+)/)![1]!.replaceAll(",", ""));
+    const { rows: estimated, error } = assess(`{ ${operation} }`);
+    expect({ operation, rows: estimated, refused: error !== undefined }).toEqual({
+      operation,
+      rows: expected,
+      refused: priced!.includes("refused"),
+    });
+  }
 });
