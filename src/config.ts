@@ -71,11 +71,17 @@ export interface Config {
     /** Largest request head, bytes (Node answers 431 above). */
     headerBytes: number;
     depth: number;
-    cost: number;
     aliases: number;
     directives: number;
+    // Issue 12, bounded connections and cost (graphql/cost.ts, graphql/defaultPage.ts):
     /** Largest `first`/`last`. */
     pageSize: number;
+    /** The page of a connection asked for without `first` or `last`. */
+    defaultPageSize: number;
+    /** Most rows one operation may read, worst case: pages multiplied along nesting, summed. */
+    cost: number;
+    /** The same for each event of a subscription (every change reruns every subscription). */
+    subscriptionCost: number;
   };
   http: {
     headersTimeoutMs: number;
@@ -197,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     problems.push("one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL is required in production");
   }
 
+  const maxPageSize = integer("MAX_PAGE_SIZE", 100, 1, 10_000);
   const config: Config = {
     production,
     host: text("HOST") ?? (production ? "0.0.0.0" : "127.0.0.1"),
@@ -211,10 +218,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       bodyBytes: integer("MAX_BODY_BYTES", 100_000, 1_000, 10_000_000),
       headerBytes: integer("MAX_HEADER_BYTES", 16_384, 4_096, 65_536),
       depth: integer("MAX_QUERY_DEPTH", 10, 2, 100),
-      cost: integer("MAX_QUERY_COST", 5_000, 10, 1_000_000),
       aliases: integer("MAX_ALIASES", 15, 0, 1_000),
       directives: integer("MAX_DIRECTIVES", 20, 0, 1_000),
-      pageSize: integer("MAX_PAGE_SIZE", 100, 1, 10_000),
+      // Issue 12, bounded connections and cost: see docs/graphql.md#limits for why these numbers.
+      pageSize: maxPageSize,
+      // Unset, it follows a smaller MAX_PAGE_SIZE down; set, it may not exceed it (checked below).
+      defaultPageSize: integer("DEFAULT_PAGE_SIZE", Math.min(100, maxPageSize), 1, 10_000),
+      cost: integer("MAX_QUERY_COST", 20_000, 1, 100_000_000),
+      subscriptionCost: integer("MAX_SUBSCRIPTION_COST", 1_000, 1, 100_000_000),
     },
     http: {
       headersTimeoutMs: integer("HTTP_HEADERS_TIMEOUT_MS", 10_000, 1_000, 120_000),
@@ -254,6 +265,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const perUser = config.fairShare.connectionsPerUser;
   if (perUser !== undefined && perUser > config.poolSize) {
     problems.push(`DATABASE_CONNECTIONS_PER_USER (${perUser}) must not exceed DATABASE_POOL_SIZE (${config.poolSize})`);
+  }
+  if (config.limits.defaultPageSize > config.limits.pageSize) {
+    problems.push("DEFAULT_PAGE_SIZE must not be larger than MAX_PAGE_SIZE");
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -13,6 +13,7 @@ import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connecti
 import { identityOf } from "./auth/identity";
 import type { AppConfig } from "./config";
 import { makeMaskError } from "./errors/mask";
+import { makeDefaultPagePlugin } from "./graphql/defaultPage";
 import { makeLimitsPlugin } from "./graphql/limits";
 import { makeMaskingPlugin } from "./graphql/masking";
 import { NamingPreset } from "./graphql/naming";
@@ -65,6 +66,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
     plugins: [
       NotFoundPlugin,
       SubscriptionsPlugin,
+      makeDefaultPagePlugin(limits.defaultPageSize),
       makeLimitsPlugin(limits, { introspection: !production }),
       makeMaskingPlugin(maskError),
       makeResponsePlugin(maskError, { maxResponseBytes: config.maxResponseBytes }),

@@ -16,9 +16,9 @@ export const UPSTREAM = {
   variableCoercion: { library: "graphql", pattern: /^Variable "\$/ },
   /** The hint that ends an unknown-field or unknown-type message; it describes the schema. */
   didYouMean: { library: "graphql", pattern: / ?Did you mean .*\?$/ },
-  /** graphql-armor's refusals (depth, cost, aliases, directives) come dressed as syntax errors. */
+  /** graphql-armor's refusals (depth, aliases, directives) come dressed as syntax errors. */
   armorSyntaxPrefix: {
-    library: "@escape.tech/graphql-armor-max-depth, -cost-limit, -max-aliases, -max-directives",
+    library: "@escape.tech/graphql-armor-max-depth, -max-aliases, -max-directives",
     pattern: /^Syntax Error: /,
   },
   /** A delete that matched no row the caller may delete (an update answers null instead). */

@@ -11,7 +11,6 @@ import { EventEmitter } from "node:events";
 import { createServer, type Server } from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
-import { costLimitRule } from "@escape.tech/graphql-armor-cost-limit";
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
@@ -81,7 +80,6 @@ describe("graphql-armor", () => {
   };
   it.each<[string, ValidationRule]>([
     ["max-depth", maxDepthRule({ ...options, n: 1 })],
-    ["cost-limit", costLimitRule({ ...options, maxCost: 1 })],
     ["max-aliases", maxAliasesRule({ ...options, n: 0 })],
     ["max-directives", maxDirectivesRule({ ...options, n: 0 })],
   ])("%s dresses its refusal as a syntax error", (_name, rule) => {
