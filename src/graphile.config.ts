@@ -12,6 +12,7 @@ import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connecti
 import { identityOf } from "./auth/identity";
 import type { AppConfig } from "./config";
 import { makeMaskError } from "./errors/mask";
+import { HavingResultTypePlugin } from "./graphql/havingTypes";
 import { makeLimitsPlugin } from "./graphql/limits";
 import { makeMaskingPlugin } from "./graphql/masking";
 import { NamingPreset } from "./graphql/naming";
@@ -62,6 +63,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
     ],
     plugins: [
       NotFoundPlugin,
+      HavingResultTypePlugin,
       SubscriptionsPlugin,
       makeLimitsPlugin(limits, { introspection: !production }),
       makeMaskingPlugin(maskError),
