@@ -4,16 +4,17 @@
  *  - one whose errors include UNAVAILABLE (the database could not be reached, or
  *    no pool connection came free in time) becomes HTTP 503 with Retry-After, as
  *    PostgREST does, so load balancers and clients back off and retry;
- *  - one that grafserv answered itself without the masker (a bare 500 "Unknown
- *    error occurred", for an error thrown outside execution, e.g. when a
- *    connection dies between its own steps) goes through the masker now;
- *  - grafserv's uncoded 405 for a GET becomes BAD_USER_INPUT with `Allow: POST`.
+ *  - one that grafserv answered itself, outside GraphQL (a refused media type,
+ *    a body of the wrong shape, a GET, a refused document), gets the catalogue
+ *    code for its status (grafserv.ts) and loses the `statusCode` grafserv puts
+ *    in `extensions`; a GET also gets `Allow: POST`.
  */
-import { GraphQLError } from "postgraphile/graphql";
-import { errorBody, retryAfterSeconds } from "../errors";
+import { retryAfterSeconds } from "../errors";
+import type { MaskError } from "../errors/mask";
 import { currentRequest } from "../http/requestContext";
+import { codeGrafservErrors } from "./grafserv";
 
-export function makeResponsePlugin(maskError: (error: GraphQLError) => GraphQLError): GraphileConfig.Plugin {
+export function makeResponsePlugin(maskError: MaskError): GraphileConfig.Plugin {
   return {
     name: "TasksResponsePlugin",
     version: "1.0.0",
@@ -25,17 +26,10 @@ export function makeResponsePlugin(maskError: (error: GraphQLError) => GraphQLEr
           if (currentRequest()?.errors.some((e) => e.code === "UNAVAILABLE")) {
             result.statusCode = 503;
             result.headers["retry-after"] = String(retryAfterSeconds("UNAVAILABLE"));
-          } else if (result.statusCode === 405 && result.type === "buffer") {
-            // grafserv's "Method not supported" carries no code; GET is not served (no GraphQL over GET).
-            currentRequest()?.errors.push({ code: "BAD_USER_INPUT" });
-            result.headers["allow"] = "POST";
-            replaceBody(result, errorBody("BAD_USER_INPUT", "GraphQL requests must use POST"));
-          } else if (result.statusCode === 500 && result.type === "buffer") {
-            const body = JSON.parse(result.buffer.toString("utf8")) as {
-              errors?: Array<{ message: string; extensions?: { code?: string } }>;
-            };
-            const uncoded = body.errors?.find((e) => !e.extensions?.code);
-            if (uncoded) replaceBody(result, { errors: [maskError(new GraphQLError(uncoded.message)).toJSON()] });
+          } else if (result.statusCode >= 400 && result.type === "buffer") {
+            const coded = codeGrafservErrors(result.statusCode, result.buffer, maskError);
+            if (coded) replaceBody(result, coded);
+            if (result.statusCode === 405) result.headers["allow"] = "POST"; // no GraphQL over GET
           }
           return result;
         },
