@@ -6,6 +6,8 @@
  * Then the HTTP status for each Accept header, as docs/errors.md states it.
  */
 import { gzipSync } from "node:zlib";
+import { fallbacks } from "../../src/http/fallbacks";
+import { makeLogger } from "../../src/logger";
 import { startApi, type TestApi } from "../support/api";
 import { newUser } from "../support/tokens";
 
@@ -222,5 +224,35 @@ describe("the HTTP status for each Accept header (docs/errors.md)", () => {
     const response = await post(query("{ currentUserId }"), { accept: "text/plain" });
     expect(response.status).toBe(406);
     expect(response.body.errors[0].extensions).toEqual({ code: "BAD_USER_INPUT" });
+  });
+});
+
+describe("the last-resort handler", () => {
+  const lines: Array<Record<string, any>> = [];
+  const [, handler] = fallbacks(makeLogger({ destination: { write: (line: string) => lines.push(JSON.parse(line)) } }));
+  const answer = (error: Error) => {
+    const res = { statusCode: 0, body: undefined as unknown, headers: {} as Record<string, string> };
+    const fake = {
+      setHeader: (name: string, value: string) => (res.headers[name] = value),
+      status: (code: number) => ((res.statusCode = code), fake),
+      json: (body: unknown) => (res.body = body),
+    };
+    lines.length = 0;
+    (handler as (e: Error, req: unknown, res: unknown, next: unknown) => void)(error, {}, fake, () => {});
+    return { ...res, levels: lines.map((line) => line.level) };
+  };
+
+  it("answers an error that carries a 4xx status as the client's, logged at warn", () => {
+    const result = answer(Object.assign(new Error("URI malformed: /graphql/%ZZ"), { status: 400 }));
+    expect(result).toMatchObject({ statusCode: 400, levels: [40] });
+    expect(result.body).toEqual({
+      errors: [{ message: "the request could not be processed as sent", extensions: { code: "BAD_USER_INPUT" } }],
+    });
+  });
+
+  it("answers anything else as INTERNAL, logged at error", () => {
+    const result = answer(new TypeError("x is undefined"));
+    expect(result).toMatchObject({ statusCode: 500, levels: [50] });
+    expect(JSON.stringify(result.body)).not.toContain("undefined");
   });
 });
