@@ -170,7 +170,7 @@ describe("HTTP-level inputs", () => {
         acceptArb,
         textArb,
         async (contentType, encoding, compress, accept, text) => {
-          let body = Buffer.from(text, "utf8");
+          let body: Buffer = Buffer.from(text, "utf8");
           if (compress && encoding && COMPRESS[encoding]) body = COMPRESS[encoding](body);
           const sent = { contentType, encoding, accept, body };
           expectClientAnswer(sent, await send(sent));
