@@ -38,7 +38,7 @@ export function codeGrafservErrors(status: number, buffer: Buffer, maskError: Ma
     if (status >= 500) return maskError(new GraphQLError(error.message)).toJSON();
     currentRequest()?.errors.push({ code: "BAD_USER_INPUT" });
     const message = status === 405 ? "GraphQL requests must use POST" : error.message;
-    return { message, extensions: { ...extensions, ...errorExtensions("BAD_USER_INPUT") } };
+    return { message, extensions: errorExtensions("BAD_USER_INPUT") };
   });
   return changed ? { ...body, errors } : undefined;
 }
