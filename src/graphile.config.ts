@@ -14,6 +14,7 @@ import { identityOf } from "./auth/identity";
 import type { AppConfig } from "./config";
 import { makeMaskError } from "./errors/mask";
 import { makeDefaultPagePlugin } from "./graphql/defaultPage";
+import { HavingResultTypePlugin } from "./graphql/havingTypes";
 import { makeLimitsPlugin } from "./graphql/limits";
 import { makeMaskingPlugin } from "./graphql/masking";
 import { NamingPreset } from "./graphql/naming";
@@ -65,6 +66,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
     ],
     plugins: [
       NotFoundPlugin,
+      HavingResultTypePlugin,
       SubscriptionsPlugin,
       makeDefaultPagePlugin(limits.defaultPageSize),
       makeLimitsPlugin(limits, { introspection: !production }),

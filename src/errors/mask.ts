@@ -21,6 +21,8 @@ interface PublicError {
   field?: string;
   /** For a CONFLICT that may succeed if sent again; codes that always may say so in the catalogue. */
   retryable?: true;
+  /** The limit that was exceeded (LIMIT_EXCEEDED). */
+  limit?: string;
 }
 
 /**
@@ -148,19 +150,44 @@ function classify(error: GraphQLError, nested = false): PublicError | undefined 
   return undefined;
 }
 
+/**
+ * An error from parsing or validating the client's document. The document is the client's, so
+ * every such error is theirs: a scalar's complaint about a literal comes without a position (or
+ * wrapped, with the scalar's error as its cause), and a document nested past the parser's stack
+ * ends in a RangeError. A validation rule that crashes throws instead, and stays INTERNAL.
+ */
+function classifyDocumentError(error: GraphQLError): PublicError {
+  if (error.originalError instanceof RangeError)
+    return { code: "LIMIT_EXCEEDED", message: DOCUMENT_TOO_DEEP, limit: "depth" };
+  if (UPSTREAM.validationAborted.pattern.test(error.message)) {
+    return {
+      code: "LIMIT_EXCEEDED",
+      message: "the document has too many fields or errors to validate; send a smaller one",
+      limit: "validation",
+    };
+  }
+  return { code: "BAD_USER_INPUT", message: error.message };
+}
+
+export const DOCUMENT_TOO_DEEP = "the document is nested too deeply";
+
+/** Where the error arose: running the operation, or parsing and validating its document. */
+export type ErrorOrigin = "execution" | "document";
+export type MaskError = (error: GraphQLError, origin?: ErrorOrigin) => GraphQLError;
+
 export interface MaskOptions {
   production: boolean;
   log: Logger;
 }
 
-export function makeMaskError({ production, log }: MaskOptions): (error: GraphQLError) => GraphQLError {
-  return function maskError(error) {
+export function makeMaskError({ production, log }: MaskOptions): MaskError {
+  return function maskError(error, origin = "execution") {
     const existing = error.extensions?.code;
     if (!error.originalError && isErrorCode(existing)) {
       currentRequest()?.errors.push({ code: existing });
       return error; // already coded where it was raised (limits, an earlier pass)
     }
-    let pub = classify(error);
+    let pub = origin === "document" ? classifyDocumentError(error) : classify(error);
     let errorId: string | undefined;
     if (!pub) {
       errorId = randomUUID();
@@ -185,6 +212,7 @@ export function makeMaskError({ production, log }: MaskOptions): (error: GraphQL
       originalError: error.originalError,
       extensions: errorExtensions(pub.code, {
         ...(pub.field ? { field: pub.field } : {}),
+        ...(pub.limit ? { limit: pub.limit } : {}),
         ...(pub.retryable ? { retryable: true } : {}),
         ...(errorId ? { errorId } : {}),
         // Development only: what actually happened, to save a trip to the logs.

@@ -16,6 +16,11 @@ export const UPSTREAM = {
   variableCoercion: { library: "graphql", pattern: /^Variable "\$/ },
   /** The hint that ends an unknown-field or unknown-type message; it describes the schema. */
   didYouMean: { library: "graphql", pattern: / ?Did you mean .*\?$/ },
+  /**
+   * graphql-js gives up validating: too many errors, or (its "Validation aborted." alone) a document whose
+   * fields would take too long to compare (OverlappingFieldsCanBeMerged's budget).
+   */
+  validationAborted: { library: "graphql", pattern: /Validation aborted\.$/ },
   /** graphql-armor's refusals (depth, aliases, directives) come dressed as syntax errors. */
   armorSyntaxPrefix: {
     library: "@escape.tech/graphql-armor-max-depth, -max-aliases, -max-directives",
@@ -43,4 +48,8 @@ export const UPSTREAM = {
   /** body-parser's `type` for a body over the limit, and for one that is not JSON. */
   bodyTooLarge: { library: "body-parser", pattern: /^entity\.too\.large$/ },
   bodyNotJson: { library: "body-parser", pattern: /^entity\.parse\.failed$/ },
+  /** body-parser's `type` for a charset it will not decode (JSON: only utf-*). */
+  bodyCharset: { library: "body-parser", pattern: /^charset\.unsupported$/ },
+  /** body-parser's `type` for a Content-Encoding it cannot decompress. */
+  bodyEncoding: { library: "body-parser", pattern: /^encoding\.unsupported$/ },
 } as const satisfies Record<string, UpstreamText>;

@@ -9,16 +9,18 @@
  *  - a result (or subscription event) larger than the response cap is replaced by
  *    LIMIT_EXCEEDED (`limit: "responseBytes"`): measured on grafast's result before
  *    grafserv serialises it, stopping at the cap, so an oversized body is never built;
- *  - one that grafserv answered itself without the masker (a bare 500 "Unknown
- *    error occurred", for an error thrown outside execution, e.g. when a
- *    connection dies between its own steps) goes through the masker now;
- *  - grafserv's uncoded 405 for a GET becomes BAD_USER_INPUT with `Allow: POST`.
+ *  - one that grafserv answered itself, outside GraphQL (a refused media type,
+ *    a body of the wrong shape, a GET, a refused document), gets the catalogue
+ *    code for its status (grafserv.ts) and loses the `statusCode` grafserv puts
+ *    in `extensions`; a GET also gets `Allow: POST`.
  */
 import { isAsyncIterable } from "postgraphile/grafast";
-import { GraphQLError, type ExecutionResult } from "postgraphile/graphql";
+import type { ExecutionResult } from "postgraphile/graphql";
 import { SHARE_RETRY_AFTER_SECONDS } from "../db/fairShare";
-import { errorBody, retryAfterSeconds } from "../errors";
+import { retryAfterSeconds } from "../errors";
+import type { MaskError } from "../errors/mask";
 import { currentRequest } from "../http/requestContext";
+import { codeGrafservErrors } from "./grafserv";
 import { limitExceeded } from "./limits";
 
 export interface ResponseOptions {
@@ -26,10 +28,7 @@ export interface ResponseOptions {
   maxResponseBytes: number;
 }
 
-export function makeResponsePlugin(
-  maskError: (error: GraphQLError) => GraphQLError,
-  { maxResponseBytes }: ResponseOptions,
-): GraphileConfig.Plugin {
+export function makeResponsePlugin(maskError: MaskError, { maxResponseBytes }: ResponseOptions): GraphileConfig.Plugin {
   const cap = <R extends { data?: unknown }>(result: R): R | ExecutionResult =>
     result.data != null && jsonBytesBeyond(result.data, maxResponseBytes)
       ? { errors: [responseTooLarge(maxResponseBytes)] }
@@ -60,17 +59,10 @@ export function makeResponsePlugin(
           } else if (currentRequest()?.errors.some((e) => e.code === "RATE_LIMITED")) {
             result.statusCode = 429;
             result.headers["retry-after"] = String(SHARE_RETRY_AFTER_SECONDS);
-          } else if (result.statusCode === 405 && result.type === "buffer") {
-            // grafserv's "Method not supported" carries no code; GET is not served (no GraphQL over GET).
-            currentRequest()?.errors.push({ code: "BAD_USER_INPUT" });
-            result.headers["allow"] = "POST";
-            replaceBody(result, errorBody("BAD_USER_INPUT", "GraphQL requests must use POST"));
-          } else if (result.statusCode === 500 && result.type === "buffer") {
-            const body = JSON.parse(result.buffer.toString("utf8")) as {
-              errors?: Array<{ message: string; extensions?: { code?: string } }>;
-            };
-            const uncoded = body.errors?.find((e) => !e.extensions?.code);
-            if (uncoded) replaceBody(result, { errors: [maskError(new GraphQLError(uncoded.message)).toJSON()] });
+          } else if (result.statusCode >= 400 && result.type === "buffer") {
+            const coded = codeGrafservErrors(result.statusCode, result.buffer, maskError);
+            if (coded) replaceBody(result, coded);
+            if (result.statusCode === 405) result.headers["allow"] = "POST"; // no GraphQL over GET
           }
           return result;
         },

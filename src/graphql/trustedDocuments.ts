@@ -12,7 +12,11 @@ import { UPSTREAM } from "../errors/upstream";
 
 const REFUSAL = "this server runs only approved documents: send the document's id, not its text";
 
-/** @grafserv/persisted refuses with a bare 400; this gives the refusal a catalogue code. */
+/**
+ * @grafserv/persisted refuses with a bare 400; this gives the refusal a catalogue code. grafserv
+ * takes the status from the SafeError's `extensions.statusCode` and would show it to the client
+ * with the code; graphql/grafserv.ts removes it from the body.
+ */
 const LabelRefusalPlugin: GraphileConfig.Plugin = {
   name: "TasksTrustedDocumentsRefusalPlugin",
   version: "1.0.0",

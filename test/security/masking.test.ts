@@ -146,3 +146,50 @@ it("does not pass on the bare message of an error grafserv re-wrapped without a 
   expect(rewrapped.extensions).toMatchObject({ code: "INTERNAL", errorId: expect.any(String) });
   expect(rewrapped.message).not.toContain("app_private");
 });
+
+describe("errors from parsing and validating the client's document", () => {
+  it.each<[string, GraphQLError, Record<string, unknown>]>([
+    [
+      "a scalar's complaint about a literal, without a position",
+      new GraphQLError("Invalid UUID, expected 32 hexadecimal characters, optionally with hyphens"),
+      { code: "BAD_USER_INPUT" },
+    ],
+    [
+      "a literal a scalar refused with a plain Error (wrapped by graphql-js)",
+      new GraphQLError('Expected value of type "Tag", found 12; not a tag', {
+        originalError: new TypeError("not a tag"),
+      }),
+      { code: "BAD_USER_INPUT" },
+    ],
+    [
+      "a parser out of stack",
+      new GraphQLError("Maximum call stack size exceeded", {
+        originalError: new RangeError("Maximum call stack size exceeded"),
+      }),
+      { code: "LIMIT_EXCEEDED", limit: "depth" },
+    ],
+    [
+      "graphql-js giving up validating",
+      new GraphQLError("Validation aborted."),
+      { code: "LIMIT_EXCEEDED", limit: "validation" },
+    ],
+  ])("maps %s to the client's code, without logging an error", (_name, error, expected) => {
+    const before = logged.length;
+    const masked = mask(error, "document");
+    expect(masked.extensions).toEqual(expected);
+    expect(logged.slice(before).filter((line) => line.level >= 50)).toEqual([]);
+  });
+
+  it("still removes the schema hint in production", () => {
+    const masked = mask(
+      new GraphQLError('Cannot query field "titel" on type "Task". Did you mean "title"?'),
+      "document",
+    );
+    expect(masked.message).toBe('Cannot query field "titel" on type "Task".');
+  });
+
+  it("answers the same position-less scalar error as INTERNAL when it comes from execution", () => {
+    // Outside the document, an error without position or path is a re-wrapped message: not ours to show.
+    expect(mask(new GraphQLError("Invalid UUID")).extensions.code).toBe("INTERNAL");
+  });
+});

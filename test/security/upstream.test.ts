@@ -63,6 +63,14 @@ describe("graphql-js", () => {
     expectMatch("variableCoercion", result.errors?.[0]?.message);
   });
 
+  it.each([
+    ["more than maxErrors errors", `{ ${Array.from({ length: 5 }, (_, i) => `x${i}`).join(" ")} }`, { maxErrors: 2 }],
+    ["a document whose fields are too many to compare", `{ title ${"__typename ".repeat(9000)}}`, {}],
+  ])("gives up validating %s with a message ending 'Validation aborted.'", (_name, source, options) => {
+    const errors = validate(schema, parse(source), undefined, options);
+    expectMatch("validationAborted", errors.at(-1)?.message);
+  });
+
   it("ends an unknown field's message with a hint that the masker can cut off whole", () => {
     const [error] = validate(schema, parse(`{ titel }`));
     expectMatch("didYouMean", error?.message);
@@ -255,12 +263,25 @@ describe("body-parser (express.json)", () => {
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-  const post = (body: string) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 
   it("types a body over the limit", async () => {
     types.length = 0;
     await post(JSON.stringify({ query: "x".repeat(100) }));
     expectMatch("bodyTooLarge", types[0]);
+  });
+
+  it("types a charset it will not decode", async () => {
+    types.length = 0;
+    await post("{}", { "content-type": "application/json; charset=latin1" });
+    expectMatch("bodyCharset", types[0]);
+  });
+
+  it("types a Content-Encoding it cannot decompress", async () => {
+    types.length = 0;
+    await post("{}", { "content-encoding": "bogus" });
+    expectMatch("bodyEncoding", types[0]);
   });
 
   it("types a body that is not JSON", async () => {
