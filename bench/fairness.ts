@@ -18,8 +18,10 @@ import { loadConfig } from "../src/config";
 import { ROOT_DIR } from "../src/paths";
 import { startBenchDatabase } from "./database";
 import {
+  BYSTANDER_INTERVAL_MS,
   bystanderPhase,
   describeCounts,
+  productionRateLimits,
   seedFairness,
   type BystanderResult,
   type Counts,
@@ -139,22 +141,23 @@ async function main(): Promise<void> {
       secret,
       poolSize: opts.poolSize,
       logLevel: opts.logLevel,
+      env: productionRateLimits(config.rateLimits),
     });
     servers.push(api);
-    await bystanderPhase({ url: api.url, user: bystander, seconds: 2 }); // warm-up: plans made once
+    const reads = { url: api.url, user: bystander, intervalMs: BYSTANDER_INTERVAL_MS };
+    await bystanderPhase({ ...reads, seconds: 2 }); // warm-up: plans made once
 
     const alone: BystanderResult[] = [];
     const withHog: BystanderResult[] = [];
     const hogResults: HogResult[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
-      const a = (await bystanderPhase({ url: api.url, user: bystander, seconds: opts.seconds })).bystander;
+      const a = (await bystanderPhase({ ...reads, seconds: opts.seconds })).bystander;
       alone.push(a);
       say(
         `round ${round}/${opts.rounds} alone: p50 ${a.p50Ms.toFixed(1)} ms, p99 ${a.p99Ms.toFixed(1)} ms, errors ${a.errors}`,
       );
       const w = await bystanderPhase({
-        url: api.url,
-        user: bystander,
+        ...reads,
         seconds: opts.seconds,
         hog: {
           user: hog,
@@ -225,9 +228,9 @@ function renderMarkdown(r: Results): string {
     `The hog (its own process): ${s.concurrency} HTTP requests in flight, each sent on the previous answer, cycling through`,
     `the nested, aliased (${(r.settings.limits as { aliases: number }).aliases} aliases) and max-\`first\` attacks and \`updateTask\`;`,
     `${s.sockets} sockets × ${s.subscriptions} heavy \`taskChanged\` subscriptions, re-subscribing and re-connecting when refused;`,
-    `${s.hogTasks} tasks in one list. The bystander: one request at a time, alternating \`{ currentUserId tasks { totalCount } }\``,
-    `and a page of 5 tasks. The API in production mode, pool ${s.poolSize}, request-rate limit lifted (only the`,
-    `per-user share and the cost, size and WebSocket limits stand between the two). ${s.rounds} round(s) of ${s.seconds} s per phase.`,
+    `${s.hogTasks} tasks in one list; it ignores every Retry-After. The bystander: one request at a time, at most one`,
+    `per ${BYSTANDER_INTERVAL_MS} ms, alternating \`{ currentUserId tasks { totalCount } }\` and a page of 5 tasks. The API in`,
+    `production mode with production's limits (request rate included), pool ${s.poolSize}. ${s.rounds} round(s) of ${s.seconds} s per phase.`,
     "",
     "## Bystander",
     "",

@@ -12,6 +12,7 @@ import path from "node:path";
 import { createClient, type Client as WsClient } from "graphql-ws";
 import { Client as PgClient } from "pg";
 import WebSocket from "ws";
+import type { AppConfig } from "../src/config";
 import { ROOT_DIR } from "../src/paths";
 import { percentile } from "./stats";
 
@@ -89,6 +90,20 @@ export function attackQueries({ aliases, pageSize }: AttackLimits) {
   };
 }
 
+/**
+ * The API's request-rate limits as production has them (startApi and the bench lift them for
+ * throughput): "the maximum allowed rate" is production's, and a fix may well be a rate limit.
+ */
+export function productionRateLimits({ userPerMinute, anonymousPerMinute }: AppConfig["rateLimits"]) {
+  return {
+    RATE_LIMIT_USER_PER_MINUTE: String(userPerMinute),
+    RATE_LIMIT_ANONYMOUS_PER_MINUTE: String(anonymousPerMinute),
+  };
+}
+
+/** The bystander reads at most 10 times a second: 600 a minute, inside the default 1200 per user. */
+export const BYSTANDER_INTERVAL_MS = 100;
+
 /** The bystander's reads, alternated: the issue's probe, and a small page of its tasks. */
 export const BYSTANDER_QUERIES = [
   `{ currentUserId tasks { totalCount } }`,
@@ -162,6 +177,11 @@ export interface BystanderOptions {
   seconds: number;
   /** Longest a request may take before it counts as an error (and is abandoned). */
   timeoutMs?: number;
+  /**
+   * Least time from one request's start to the next (0: back to back). A user who reads within
+   * the request-rate limit: a bystander hitting its own 429s would measure the limiter, not fairness.
+   */
+  intervalMs?: number;
 }
 
 /**
@@ -173,6 +193,7 @@ export async function runBystander({
   user,
   seconds,
   timeoutMs = 10_000,
+  intervalMs = 0,
 }: BystanderOptions): Promise<BystanderResult> {
   const latenciesMs: number[] = [];
   const errorCounts: Counts = {};
@@ -189,8 +210,11 @@ export async function runBystander({
     } catch (error) {
       outcome = errorName(error);
     }
-    latenciesMs.push(performance.now() - started);
+    const elapsed = performance.now() - started;
+    latenciesMs.push(elapsed);
     if (outcome !== "ok") bump(errorCounts, outcome);
+    // No catching up after a slow answer: one request at a time, at most one per interval.
+    if (elapsed < intervalMs) await new Promise((resolve) => setTimeout(resolve, intervalMs - elapsed));
   }
   const sorted = [...latenciesMs].sort((a, b) => a - b);
   const errors = Object.values(errorCounts).reduce((sum, n) => sum + n, 0);
@@ -238,6 +262,8 @@ export interface HogResult {
 }
 
 export interface Hog {
+  /** The counts so far. */
+  counts(): HogResult;
   /** Stops every loop, aborts the requests in flight and closes the sockets; resolves with the counts. */
   stop(): Promise<HogResult>;
 }
@@ -273,11 +299,8 @@ export function startHog({
   ];
   const result: HogResult = { http: {}, byAttack: {}, sockets: {}, subscriptions: {}, events: {} };
   const stopping = new AbortController();
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      stopping.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-    });
+  const stopped = new Promise<void>((resolve) => stopping.signal.addEventListener("abort", () => resolve()));
+  const sleep = (ms: number) => Promise.race([new Promise<void>((resolve) => setTimeout(resolve, ms)), stopped]);
 
   const httpLoop = async (worker: number) => {
     for (let i = worker; !stopping.signal.aborted; i++) {
@@ -316,7 +339,8 @@ export function startHog({
       });
       clients.push(client);
       const slots = Array.from({ length: subscriptionsPerSocket }, () => subscriptionLoop(client, closedCode));
-      const code = await closedCode;
+      // A client stopped between two connection attempts never reports a close: stopping ends the wait.
+      const code = await Promise.race([closedCode, stopped.then(() => undefined)]);
       if (!stopping.signal.aborted) bump(result.sockets, `closed ${code}`);
       await Promise.all(slots);
       await sleep(retryDelayMs);
@@ -327,6 +351,7 @@ export function startHog({
   const subscriptionLoop = async (client: WsClient, closedCode: Promise<number>) => {
     let socketClosed = false;
     void closedCode.then(() => (socketClosed = true));
+    let done = () => {};
     while (!stopping.signal.aborted && !socketClosed) {
       await new Promise<void>((resolve) => {
         bump(result.subscriptions, "subscribe sent");
@@ -349,8 +374,13 @@ export function startHog({
             complete: () => resolve(),
           },
         );
-        stopping.signal.addEventListener("abort", () => (unsubscribe(), resolve()), { once: true });
+        const onStop = () => (unsubscribe(), resolve());
+        stopping.signal.addEventListener("abort", onStop, { once: true });
+        // Its socket gone, the slot waits for the next socket rather than letting the client reconnect here.
+        void closedCode.then(onStop);
+        done = () => stopping.signal.removeEventListener("abort", onStop);
       });
+      done();
       await sleep(retryDelayMs);
     }
   };
@@ -360,10 +390,15 @@ export function startHog({
     ...Array.from({ length: sockets }, () => socketLoop()),
   ];
   return {
+    counts: () => result,
     async stop() {
       stopping.abort();
-      await Promise.all(clients.map((client) => client.dispose()));
-      await Promise.all(loops);
+      // Bounded: what a library leaves pending must not keep the counts from being reported.
+      const settled = (work: Promise<unknown>) => Promise.race([work, new Promise((r) => setTimeout(r, 5000))]);
+      // dispose() throws for a socket still connecting (ws refuses to close it): nothing to do then.
+      const dispose = async (client: WsClient) => client.dispose();
+      await settled(Promise.allSettled(clients.map(dispose)));
+      await settled(Promise.all(loops));
       return result;
     },
   };
@@ -381,21 +416,30 @@ export async function spawnHog(options: HogOptions): Promise<Hog> {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const message = <T>(what: string) =>
-    Promise.race([
-      new Promise<T>((resolve) => child.once("message", (m) => resolve(m as T))),
-      exited.then((code) => Promise.reject(new Error(`the hog exited (${code}) before ${what}`))),
-    ]);
-  const started = message<"started">("it started");
+  // The child reports its counts every second and once more when stopped; the last one received counts.
+  let latest: HogResult | undefined;
+  let final = false;
+  child.on("message", (m: "ready" | { counts: HogResult; final: boolean }) => {
+    if (m === "ready") return;
+    latest = m.counts;
+    final ||= m.final;
+  });
+  await Promise.race([
+    new Promise<void>((resolve) => child.once("message", () => resolve())),
+    exited.then((code) => Promise.reject(new Error(`the hog exited (${code}) before it started`))),
+  ]);
   child.send(options);
-  await started;
   return {
+    counts: () => latest!,
     async stop() {
-      const result = message<HogResult>("it reported");
       child.send("stop");
-      const counts = await result;
+      // On a starved machine the child may not finish in time: its last report is used, and said so.
+      const deadline = setTimeout(() => child.kill("SIGKILL"), 30_000);
       await exited;
-      return counts;
+      clearTimeout(deadline);
+      if (!latest) throw new Error("the hog never reported");
+      if (!final) latest.sockets["killed at stop (counts from its last report)"] = 1;
+      return latest;
     },
   };
 }
