@@ -20,6 +20,8 @@ export interface ServerOptions {
   secret: string;
   poolSize: number;
   logLevel: string;
+  /** Settings applied last (e.g. the fairness bench restores production's request-rate limits). */
+  env?: Record<string, string>;
 }
 
 export async function startServer(name: "api" | "floor", options: ServerOptions): Promise<Server> {
@@ -41,6 +43,7 @@ export async function startServer(name: "api" | "floor", options: ServerOptions)
       // The rate limits protect production from abuse; here they would only cap the measurement.
       RATE_LIMIT_USER_PER_MINUTE: "10000000",
       RATE_LIMIT_ANONYMOUS_PER_MINUTE: "10000000",
+      ...options.env,
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
