@@ -68,13 +68,23 @@ export interface AttackLimits {
   aliases: number;
   /** MAX_PAGE_SIZE: the explicit `first` of the "max first" variants. */
   pageSize: number;
+  /** MAX_QUERY_COST: the widest accepted read is sized to it. */
+  cost: number;
+  /** MAX_SUBSCRIPTION_COST: the heaviest accepted subscription is sized to it. */
+  subscriptionCost: number;
 }
 
 /** The attacks of issue 12, items 1–3, sized to the limits: each is accepted by today's validation. */
-export function attackQueries({ aliases, pageSize }: AttackLimits) {
-  const aliased = (selection: string) =>
-    `{ ${Array.from({ length: aliases }, (_, i) => `a${i}: ${selection}`).join(" ")} }`;
+export function attackQueries({ aliases, pageSize, cost, subscriptionCost }: AttackLimits) {
+  const aliasedTimes = (count: number, selection: string) =>
+    `{ ${Array.from({ length: count }, (_, i) => `a${i}: ${selection}`).join(" ")} }`;
+  const aliased = (selection: string) => aliasedTimes(aliases, selection);
   const first = `(first: ${pageSize})`;
+  // A full page of tasks, each with a full page of its list's tasks: pageSize + pageSize² rows.
+  const twoLevels = `tasks${first} { nodes { list { tasks${first} { nodes { title description tags createdAt } } } } }`;
+  const widestCopies = Math.max(1, Math.min(aliases, Math.floor(cost / (pageSize + pageSize * pageSize))));
+  // A subscription's event re-reads its task, the list and one page of the list's tasks.
+  const eventPage = Math.max(1, Math.min(pageSize, subscriptionCost - 2));
   return {
     /** Item 1: depth 9, no aliases, no `first`. */
     nested: `{ tasks { nodes { list { tasks { nodes { list { tasks { nodes { rowId } } } } } } } } }`,
@@ -84,6 +94,10 @@ export function attackQueries({ aliases, pageSize }: AttackLimits) {
     aliasesMaxFirst: aliased(
       `tasks${first} { nodes { list { tasks${first} { nodes { title description tags createdAt } } } } }`,
     ),
+    /** The worst read the limits accept: as many two-level full pages as the cost budget allows. */
+    widest: aliasedTimes(widestCopies, twoLevels),
+    /** The heaviest subscription the limits accept: each event re-reads a full page of the list's tasks. */
+    subscriptionAllowed: `subscription { taskChanged { event rowId task { rowId list { tasks(first: ${eventPage}) { nodes { rowId title description tags } } } } } }`,
     /** Item 3: what each subscription re-reads per event (depth 9). */
     subscription: `subscription { taskChanged { event rowId task { rowId list { tasks { nodes { rowId title description list { tasks { nodes { rowId title tags } } } } } } } } }`,
     update: `mutation ($id: UUID!, $t: String!) { updateTask(input: { rowId: $id, patch: { title: $t } }) { clientMutationId } }`,
@@ -94,8 +108,9 @@ export function attackQueries({ aliases, pageSize }: AttackLimits) {
  * The API's request-rate limits as production has them (startApi and the bench lift them for
  * throughput): "the maximum allowed rate" is production's, and a fix may well be a rate limit.
  */
-export function productionRateLimits({ userPerMinute, anonymousPerMinute }: AppConfig["rateLimits"]) {
+export function productionRateLimits({ userPerMinute, anonymousPerMinute, rowsPerMinute }: AppConfig["rateLimits"]) {
   return {
+    RATE_LIMIT_ROWS_PER_MINUTE: String(rowsPerMinute),
     RATE_LIMIT_USER_PER_MINUTE: String(userPerMinute),
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: String(anonymousPerMinute),
   };
@@ -234,8 +249,13 @@ export interface HogOptions {
   user: FairnessUser;
   seed: FairnessSeed;
   limits: AttackLimits;
-  /** HTTP requests in flight at once, each sent as soon as the previous answer arrives (issue: 12). */
+  /** HTTP requests in flight at most (issue: 12). */
   concurrency?: number;
+  /**
+   * HTTP requests sent per second, over all `concurrency` loops: the maximum allowed rate
+   * (RATE_LIMIT_USER_PER_MINUTE / 60). Unset: each loop sends as soon as its previous answer arrives.
+   */
+  ratePerSecond?: number;
   /** WebSockets opened at once, each with `subscriptionsPerSocket` heavy subscriptions (issue: 4 × 20). */
   sockets?: number;
   subscriptionsPerSocket?: number;
@@ -279,6 +299,7 @@ export function startHog({
   seed,
   limits,
   concurrency = 12,
+  ratePerSecond,
   sockets = 6,
   subscriptionsPerSocket = 20,
   retryDelayMs = 200,
@@ -287,6 +308,7 @@ export function startHog({
   const queries = attackQueries(limits);
   let updates = 0;
   const attacks: Array<[name: string, query: string, variables?: () => Record<string, unknown>]> = [
+    ["widest", queries.widest],
     ["nested", queries.nested],
     ["aliases", queries.aliases],
     ["nestedMaxFirst", queries.nestedMaxFirst],
@@ -302,8 +324,19 @@ export function startHog({
   const stopped = new Promise<void>((resolve) => stopping.signal.addEventListener("abort", () => resolve()));
   const sleep = (ms: number) => Promise.race([new Promise<void>((resolve) => setTimeout(resolve, ms)), stopped]);
 
+  // Paced: one shared schedule of send times, `1000 / ratePerSecond` ms apart, whoever sends.
+  let nextSend = Date.now();
+  const paced = async () => {
+    if (!ratePerSecond) return;
+    const at = Math.max(nextSend, Date.now());
+    nextSend = at + 1000 / ratePerSecond;
+    await sleep(at - Date.now());
+  };
+
   const httpLoop = async (worker: number) => {
     for (let i = worker; !stopping.signal.aborted; i++) {
+      await paced();
+      if (stopping.signal.aborted) break;
       const [name, query, variables] = attacks[i % attacks.length]!;
       let outcome: string;
       try {
@@ -338,7 +371,9 @@ export function startHog({
         },
       });
       clients.push(client);
-      const slots = Array.from({ length: subscriptionsPerSocket }, () => subscriptionLoop(client, closedCode));
+      const slots = Array.from({ length: subscriptionsPerSocket }, (_, slot) =>
+        subscriptionLoop(client, closedCode, slot),
+      );
       // A client stopped between two connection attempts never reports a close: stopping ends the wait.
       const code = await Promise.race([closedCode, stopped.then(() => undefined)]);
       if (!stopping.signal.aborted) bump(result.sockets, `closed ${code}`);
@@ -348,7 +383,7 @@ export function startHog({
   };
 
   /** One subscription slot: subscribes, counts its events, and re-subscribes when refused or ended. */
-  const subscriptionLoop = async (client: WsClient, closedCode: Promise<number>) => {
+  const subscriptionLoop = async (client: WsClient, closedCode: Promise<number>, slot: number) => {
     let socketClosed = false;
     void closedCode.then(() => (socketClosed = true));
     let done = () => {};
@@ -356,7 +391,8 @@ export function startHog({
       await new Promise<void>((resolve) => {
         bump(result.subscriptions, "subscribe sent");
         const unsubscribe = client.subscribe(
-          { query: queries.subscription },
+          // Half the slots ask for more than a subscription may read (refused), half for the most it may.
+          { query: slot % 2 === 0 ? queries.subscriptionAllowed : queries.subscription },
           {
             next: (value) => {
               const code = value.errors ? (value.errors[0]?.extensions?.code as string | undefined) : "ok";

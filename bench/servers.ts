@@ -43,6 +43,7 @@ export async function startServer(name: "api" | "floor", options: ServerOptions)
       // The rate limits protect production from abuse; here they would only cap the measurement.
       RATE_LIMIT_USER_PER_MINUTE: "10000000",
       RATE_LIMIT_ANONYMOUS_PER_MINUTE: "10000000",
+      RATE_LIMIT_ROWS_PER_MINUTE: "1000000000000",
       ...options.env,
     },
     stdio: ["ignore", "ignore", "inherit"],

@@ -93,7 +93,8 @@ export interface Config {
     shutdownGraceMs: number;
   };
   /** Per minute: requests per signed-in user (by sub) and per IP address for anonymous requests. */
-  rateLimits: { userPerMinute: number; anonymousPerMinute: number };
+  /** Requests, and worst-case rows read (graphql/rowBudget.ts), per caller per minute. */
+  rateLimits: { userPerMinute: number; anonymousPerMinute: number; rowsPerMinute: number };
   /** Issue 12, WebSocket limits per user (by sub): sockets, subscriptions, messages (realtime/quotas.ts). */
   websocket: WebSocketLimits;
   /** Origins allowed by CORS: a list, "*" for any, or none (same-origin only). */
@@ -237,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     rateLimits: {
       userPerMinute: integer("RATE_LIMIT_USER_PER_MINUTE", 1200, 1, 10_000_000),
       anonymousPerMinute: integer("RATE_LIMIT_ANONYMOUS_PER_MINUTE", 300, 1, 10_000_000),
+      rowsPerMinute: integer("RATE_LIMIT_ROWS_PER_MINUTE", 120_000, 1, 1_000_000_000_000),
     },
     // Issue 12, WebSocket limits per user: sockets, subscriptions across them, messages per interval.
     websocket: {

@@ -16,6 +16,7 @@ import { makeMaskError } from "./errors/mask";
 import { makeDefaultPagePlugin } from "./graphql/defaultPage";
 import { HavingResultTypePlugin } from "./graphql/havingTypes";
 import { makeLimitsPlugin } from "./graphql/limits";
+import { makeRowBudget } from "./graphql/rowBudget";
 import { makeMaskingPlugin } from "./graphql/masking";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
@@ -69,7 +70,10 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       HavingResultTypePlugin,
       SubscriptionsPlugin,
       makeDefaultPagePlugin(limits.defaultPageSize),
-      makeLimitsPlugin(limits, { introspection: !production }),
+      makeLimitsPlugin(limits, {
+        introspection: !production,
+        rowBudget: makeRowBudget({ perMinute: config.rateLimits.rowsPerMinute, burst: limits.cost }),
+      }),
       makeMaskingPlugin(maskError),
       makeResponsePlugin(maskError, { maxResponseBytes: config.maxResponseBytes }),
     ],
@@ -107,6 +111,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
         // Transaction-local (`set_config(…, true)`) by construction: PostGraphile wraps each
         // operation that has pgSettings in a transaction. The role never comes from the token.
         // statement_timeout here, not on the roles: role settings apply at login, not on `set role`.
+        const fairShareKey = shareKeyOf(identity, request);
         const pgSettings: Record<string, string> = identity
           ? { role: roles.user, "request.jwt.claims": JSON.stringify(identity), statement_timeout: statementTimeout }
           : { role: roles.anonymous, "request.jwt.claims": "", statement_timeout: statementTimeout };
@@ -116,7 +121,9 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
         // only on a socket: over HTTP a subscription would hold the request open.
         return {
           pgSettings: { ...args.contextValue?.pgSettings, ...pgSettings },
-          withPgClient: withinShare(share, shareKeyOf(identity, request), args.contextValue.withPgClient),
+          withPgClient: withinShare(share, fairShareKey, args.contextValue.withPgClient),
+          // The same key pays for the rows the operation may read (graphql/rowBudget.ts).
+          fairShareKey,
           ...(identity && socket ? { changeChannels: changeChannelsFor(identity.sub) } : {}),
         };
       },

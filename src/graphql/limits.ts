@@ -11,11 +11,12 @@ import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
 import {
   getOperationAST,
   NoSchemaIntrospectionCustomRule,
-  type GraphQLError,
+  GraphQLError,
   type ValidationContext,
   type ValidationRule,
 } from "postgraphile/graphql";
 import { UPSTREAM } from "../errors/upstream";
+import type { RowBudget } from "./rowBudget";
 import { assessOperation, limitExceeded, type CostRules } from "./cost";
 
 export { limitExceeded } from "./cost";
@@ -60,7 +61,7 @@ export function limitRules(limits: QueryLimits): ValidationRule[] {
  */
 export function makeLimitsPlugin(
   limits: QueryLimits,
-  { introspection }: { introspection: boolean },
+  { introspection, rowBudget }: { introspection: boolean; rowBudget: RowBudget },
 ): GraphileConfig.Plugin {
   return {
     name: "TasksLimitsPlugin",
@@ -86,9 +87,15 @@ export function makeLimitsPlugin(
     grafast: {
       middleware: {
         execute(next, { args }) {
-          const { schema, document, operationName, variableValues } = args;
-          const { error } = assessOperation(schema, document, operationName, variableValues, limits);
-          return error ? { errors: [error] } : next();
+          const { schema, document, operationName, variableValues, contextValue } = args;
+          const { rows, error } = assessOperation(schema, document, operationName, variableValues, limits);
+          if (error) return { errors: [error] };
+          try {
+            rowBudget.charge((contextValue as { fairShareKey: string }).fairShareKey, rows);
+          } catch (refusal) {
+            return { errors: [new GraphQLError((refusal as Error).message, { originalError: refusal as Error })] };
+          }
+          return next();
         },
       },
     },

@@ -55,6 +55,7 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
     // Rate limits are tested on their own; elsewhere they would only get in the way of load.
     RATE_LIMIT_USER_PER_MINUTE: "10000000",
     RATE_LIMIT_ANONYMOUS_PER_MINUTE: "10000000",
+    RATE_LIMIT_ROWS_PER_MINUTE: "1000000000000",
     // Production's own defaults, from the same loadConfig that main.ts uses; the key itself comes from options.jwt.
     ...(options.production ? { NODE_ENV: "production", AUTH_DATABASE_URL: authUrl, JWT_SECRET: "x".repeat(32) } : {}),
     ...options.env,
