@@ -97,6 +97,19 @@ export function makeLimitsPlugin(
           }
           return next();
         },
+        subscribe(next, { args }) {
+          // Each event's re-read is paid from the same budget, before it borrows a connection: a user's
+          // own changes cannot fan out into more reads than their rows a minute (the event then says RATE_LIMITED).
+          const { schema, document, operationName, variableValues } = args;
+          const { rows } = assessOperation(schema, document, operationName, variableValues, limits);
+          const context = args.contextValue as { fairShareKey: string; withPgClient: Grafast.Context["withPgClient"] };
+          const withPgClient = context.withPgClient;
+          context.withPgClient = (pgSettings, callback) => {
+            rowBudget.charge(context.fairShareKey, rows);
+            return withPgClient(pgSettings, callback);
+          };
+          return next();
+        },
       },
     },
   };
