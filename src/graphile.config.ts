@@ -72,7 +72,10 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       makeDefaultPagePlugin(limits.defaultPageSize),
       makeLimitsPlugin(limits, {
         introspection: !production,
-        rowBudget: makeRowBudget({ perMinute: config.rateLimits.rowsPerMinute, burst: limits.cost }),
+        rowBudget: makeRowBudget({
+          perMinute: config.rateLimits.rowsPerMinute,
+          burst: Math.max(limits.cost, limits.subscriptionCost),
+        }),
       }),
       makeMaskingPlugin(maskError),
       makeResponsePlugin(maskError, { maxResponseBytes: config.maxResponseBytes }),

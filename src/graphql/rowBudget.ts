@@ -34,10 +34,12 @@ export function makeRowBudget({ perMinute, burst }: { perMinute: number; burst: 
       bucket.at = t;
       buckets.set(key, bucket);
       if (bucket.rows < rows) {
+        // When it could run: never sooner than the budget refills, so the message names the wait.
+        const seconds = Math.ceil((Math.min(rows, burst) - bucket.rows) / perMs / 1000);
         throw new ApiError(
           "RATE_LIMITED",
           `this operation could read ${rows} rows and your budget holds ${Math.floor(bucket.rows)} now ` +
-            `(${perMinute} a minute); retry shortly, or ask for smaller pages`,
+            `(${perMinute} a minute); retry in ${seconds} s, or ask for smaller pages`,
         );
       }
       bucket.rows -= rows;

@@ -18,7 +18,7 @@ describe("the row budget", () => {
     budget.charge("sub:a", 600);
     budget.charge("sub:a", 400);
     expect(() => budget.charge("sub:a", 1)).toThrow(ApiError);
-    expect(() => budget.charge("sub:a", 1)).toThrow(/budget holds 0/);
+    expect(() => budget.charge("sub:a", 1)).toThrow(/budget holds 0 now \(6000 a minute\); retry in 1 s/);
     now += 1_000; // 100 rows a second
     expect(() => budget.charge("sub:a", 101)).toThrow(/budget holds 100/);
     budget.charge("sub:a", 100);
