@@ -36,8 +36,11 @@ describe("the row budget", () => {
 });
 
 it("answers 429 RATE_LIMITED once a user's rows a minute are spent, and another user reads on", async () => {
-  // A burst of 150 rows (the cost budget), refilled at one row a second.
-  const api = await startApi({ production: true, env: { RATE_LIMIT_ROWS_PER_MINUTE: "60", MAX_QUERY_COST: "150" } });
+  // A burst of 150 rows (the larger of the two cost budgets), refilled at one row a second.
+  const api = await startApi({
+    production: true,
+    env: { RATE_LIMIT_ROWS_PER_MINUTE: "60", MAX_QUERY_COST: "150", MAX_SUBSCRIPTION_COST: "150" },
+  });
   try {
     const hog = await newUser("hog");
     const bystander = await newUser("bystander");
@@ -59,7 +62,10 @@ it("answers 429 RATE_LIMITED once a user's rows a minute are spent, and another 
 
 it("pays each subscription event's re-read from the subscriber's budget: once spent, events say RATE_LIMITED", async () => {
   // A burst of 50 rows, refilled at one a second; the changes are made as the superuser, so only events spend.
-  const api = await startApi({ production: true, env: { RATE_LIMIT_ROWS_PER_MINUTE: "60", MAX_QUERY_COST: "50" } });
+  const api = await startApi({
+    production: true,
+    env: { RATE_LIMIT_ROWS_PER_MINUTE: "60", MAX_QUERY_COST: "50", MAX_SUBSCRIPTION_COST: "50" },
+  });
   const db = new Client({ connectionString: testDb.superuserUrl });
   await db.connect();
   const hog = await newUser("hog");
