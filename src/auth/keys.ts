@@ -332,13 +332,16 @@ class RemoteKeySet implements KeyLifecycle {
         headers: { accept: "application/json" },
       });
     } catch (error) {
-      const code = (error as { cause?: { code?: unknown } }).cause?.code;
+      // fetch says only "fetch failed"; its cause says why (ECONNREFUSED, ENOTFOUND, bad port …).
+      const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
       const why =
         (error as Error).name === "TimeoutError"
           ? `no answer within ${FETCH_TIMEOUT_MS / 1000} s`
-          : typeof code === "string"
-            ? code
-            : (error as Error).message;
+          : typeof cause?.code === "string"
+            ? cause.code
+            : typeof cause?.message === "string"
+              ? cause.message
+              : (error as Error).message;
       throw new ProviderError(`${what} is unreachable (${why})`, { cause: error });
     }
     if (url.protocol === "https:" && new URL(response.url).protocol !== "https:") {
