@@ -64,7 +64,7 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
       pool,
       probeRole: config.roles.anonymous,
       expectedMigration: latestCommittedMigrationHash(),
-      keysReady: verifier.ready,
+      keysNotReady: verifier.keys.notReady,
       shuttingDown: shutdown.draining,
       log,
     }),

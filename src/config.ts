@@ -4,11 +4,16 @@
  * modules receive the typed `Config`.
  */
 import { existsSync } from "node:fs";
+import { discoveryUrl, issuerProblem } from "./auth/discovery";
 import { roleNames, type RoleNames } from "./db/roles";
 import type { WebSocketLimits } from "./realtime/quotas";
 
 export type JwtKeySource =
-  { kind: "secret"; secret: string } | { kind: "publicKey"; key: string } | { kind: "jwks"; url: URL };
+  | { kind: "secret"; secret: string }
+  | { kind: "publicKey"; key: string }
+  | { kind: "jwks"; url: URL }
+  /** JWT_ISSUER alone: the key set named by `<issuer>/.well-known/openid-configuration` (auth/discovery.ts). */
+  | { kind: "discovery"; issuer: string; url: URL };
 
 export interface JwtConfig {
   source: JwtKeySource;
@@ -17,7 +22,7 @@ export interface JwtConfig {
   issuer: string | undefined;
   audience: string | undefined;
   clockToleranceSeconds: number;
-  /** JWKS: how long fetched keys are trusted before a refetch. */
+  /** JWKS: the longest time between two background refreshes (a provider's Cache-Control may ask for sooner). */
   jwksMaxAgeSeconds: number;
   /** JWKS: the least time between two fetches (an unknown kid triggers one). */
   jwksCooldownSeconds: number;
@@ -32,7 +37,7 @@ export function jwtConfigFor(source: JwtKeySource, overrides: Partial<JwtConfig>
   return {
     source,
     algorithms: undefined,
-    issuer: undefined,
+    issuer: source.kind === "discovery" ? source.issuer : undefined,
     audience: undefined,
     clockToleranceSeconds: 30,
     jwksMaxAgeSeconds: 600,
@@ -201,7 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
 
   const jwt = loadJwtConfig(text, integer, problems);
   if (production && !jwt) {
-    problems.push("one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL is required in production");
+    problems.push("one of JWT_SECRET, JWT_PUBLIC_KEY, JWKS_URL or JWT_ISSUER (discovery) is required in production");
   }
 
   const maxPageSize = integer("MAX_PAGE_SIZE", 100, 1, 10_000);
@@ -290,9 +295,11 @@ function loadJwtConfig(
   integer: (name: string, fallback: number, min: number, max: number) => number,
   problems: string[],
 ): JwtConfig | undefined {
+  // Identity (issue 13): one key source; JWT_ISSUER alone means OpenID Connect discovery.
   const secret = text("JWT_SECRET");
   const publicKey = text("JWT_PUBLIC_KEY");
   const jwksUrl = text("JWKS_URL");
+  const issuer = text("JWT_ISSUER");
   const given = [secret && "JWT_SECRET", publicKey && "JWT_PUBLIC_KEY", jwksUrl && "JWKS_URL"].filter(Boolean);
   if (given.length > 1) {
     problems.push(`set only one of JWT_SECRET, JWT_PUBLIC_KEY and JWKS_URL (got ${given.join(", ")})`);
@@ -314,6 +321,11 @@ function loadJwtConfig(
     } catch {
       problems.push("JWKS_URL must be an http(s) URL");
     }
+  } else if (issuer) {
+    // Kept exactly as given: tokens' iss and the document's issuer must equal it character for character.
+    const problem = issuerProblem(issuer);
+    if (problem) problems.push(problem);
+    else source = { kind: "discovery", issuer, url: discoveryUrl(issuer) };
   }
   if (!source) return undefined;
   const algorithms = text("JWT_ALGORITHMS")
@@ -324,7 +336,7 @@ function loadJwtConfig(
   return {
     source,
     algorithms: algorithms?.length ? algorithms : undefined,
-    issuer: text("JWT_ISSUER"),
+    issuer,
     audience: text("JWT_AUDIENCE"),
     clockToleranceSeconds: integer("JWT_CLOCK_TOLERANCE", defaults.clockToleranceSeconds, 0, 300),
     jwksMaxAgeSeconds: integer("JWKS_MAX_AGE", defaults.jwksMaxAgeSeconds, 1, 86400),

@@ -8,7 +8,10 @@ import { launch } from "./launch";
 launch(async (config) => {
   const { authDatabaseUrl, jwt } = config;
   if (!authDatabaseUrl || !jwt) {
-    const missing = [!authDatabaseUrl && "AUTH_DATABASE_URL", !jwt && "one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL"];
+    const missing = [
+      !authDatabaseUrl && "AUTH_DATABASE_URL",
+      !jwt && "one of JWT_SECRET, JWT_PUBLIC_KEY, JWKS_URL or JWT_ISSUER",
+    ];
     process.stderr.write(
       `Tasks API needs ${missing.filter(Boolean).join(" and ")}; \`npm start\` supplies development ones.\n`,
     );

@@ -23,12 +23,30 @@ export interface ServerOptions {
 
 export async function startServer(config: ServerConfig, log: Logger, options: ServerOptions): Promise<void> {
   const { databaseLabel, bannerLines = [], afterClose = async () => {} } = options;
+  // The identity provider's keys load while the database connects and the schema builds;
+  // readiness waits for them, never for a first request with a token.
+  const verifier = makeTokenVerifier(config.jwt, log);
+  let stopping: ((reason: string, code: number) => Promise<void>) | undefined;
+  let fatalLater: Error | undefined;
+  const refuse = (error: Error) => process.stderr.write(`Tasks API refuses to start: ${error.message}\n`);
+  const keysSettled = verifier.keys
+    .start((error) => {
+      // The provider answered only after its first attempt, and contradicts the configuration: stop serving.
+      if (!stopping) return void (fatalLater = error);
+      process.stderr.write(`Tasks API stops: ${error.message}\n`);
+      void stopping("identity provider configuration error", 1);
+    })
+    .then(
+      () => undefined,
+      (error: Error) => error,
+    );
   const pool = makePool(config.authDatabaseUrl, { size: config.poolSize, acquireTimeoutMs: config.poolTimeoutMs }, log);
   try {
     // Fail fast and clearly on a wrong password or an unreachable server; an orchestrator restarts us.
     await pool.query("select 1");
   } catch (error) {
     process.stderr.write(`Tasks API cannot connect to ${databaseLabel}: ${(error as Error).message}\n`);
+    verifier.keys.stop();
     await pool.end();
     await afterClose();
     process.exit(1);
@@ -39,8 +57,29 @@ export async function startServer(config: ServerConfig, log: Logger, options: Se
     { size: 1, acquireTimeoutMs: config.poolTimeoutMs },
     log,
   );
-  const verifier = makeTokenVerifier(config.jwt, log);
   const app = await makeApp({ config, pool, listenPool, verifier, log });
+  // A provider that answers and contradicts JWT_ISSUER stops the start; one that is down does not (readiness says so).
+  const keysError = (await keysSettled) ?? fatalLater;
+  if (keysError) {
+    refuse(keysError);
+    await app.close();
+    await Promise.all([pool.end(), listenPool.end()]);
+    await afterClose();
+    process.exit(1);
+  }
+  let stopped = false;
+  stopping = async (reason: string, code: number) => {
+    if (stopped) return;
+    stopped = true;
+    log.info({ reason }, "shutting down");
+    verifier.keys.stop();
+    await app.close({ drainMs: config.http.shutdownDrainMs, graceMs: config.http.shutdownGraceMs });
+    await Promise.all([pool.end(), listenPool.end()]);
+    await afterClose();
+    process.exit(code);
+  };
+  process.once("SIGTERM", () => void stopping?.("SIGTERM", 0));
+  process.once("SIGINT", () => void stopping?.("SIGINT", 0));
   await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
 
   const url = `http://${config.host}:${config.port}`;
@@ -49,14 +88,4 @@ export async function startServer(config: ServerConfig, log: Logger, options: Se
     const lines = [`  GraphQL:  ${url}/graphql`, `  GraphiQL: ${url}/graphiql`, ...bannerLines];
     process.stderr.write(`\n${lines.map((line) => `${line}\n`).join("")}\n`);
   }
-
-  const shutdown = async (signal: string) => {
-    log.info({ signal }, "shutting down");
-    await app.close({ drainMs: config.http.shutdownDrainMs, graceMs: config.http.shutdownGraceMs });
-    await Promise.all([pool.end(), listenPool.end()]);
-    await afterClose();
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  process.once("SIGINT", () => void shutdown("SIGINT"));
 }

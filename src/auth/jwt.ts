@@ -7,7 +7,7 @@ import { errors, jwtVerify, type JWTPayload } from "jose";
 import type { JwtConfig } from "../config";
 import { UPSTREAM } from "../errors/upstream";
 import type { Logger } from "../logger";
-import { KeysUnavailableError, makeKeySource } from "./keys";
+import { KeysUnavailableError, makeKeySource, type KeyLifecycle } from "./keys";
 import { withTokenCache } from "./tokenCache";
 
 /** Verified claims: `sub` is always a non-empty string. */
@@ -46,8 +46,8 @@ export class TokenError extends Error {
 
 export interface TokenVerifier {
   verify(token: string): Promise<Claims>;
-  /** False while a remote key set has never been loaded. */
-  ready(): boolean;
+  /** The keys' life: readiness, and the background refresh of a remote key set (start/stop). */
+  keys: KeyLifecycle;
 }
 
 /**
@@ -71,13 +71,14 @@ export function makeUncachedTokenVerifier(config: JwtConfig, log: Logger, now: (
   const keys = makeKeySource(config, log);
   const options = {
     algorithms: keys.algorithms,
-    issuer: config.issuer,
+    // With discovery the issuer is what the keys were found by: every token must name it.
+    issuer: config.source.kind === "discovery" ? config.source.issuer : config.issuer,
     audience: config.audience,
     clockTolerance: config.clockToleranceSeconds,
     requiredClaims: ["exp"],
   };
   return {
-    ready: keys.ready,
+    keys: keys.lifecycle,
     async verify(token) {
       if (token.length > MAX_TOKEN_LENGTH)
         throw new TokenError("too_large", `token is longer than ${MAX_TOKEN_LENGTH} characters`);

@@ -51,7 +51,7 @@ export function withTokenCache(inner: TokenVerifier, options: TokenCacheOptions)
   // A Map iterates in insertion order: re-inserting on a hit makes the first key the least recently used.
   const entries = new Map<string, Entry>();
   return {
-    ready: inner.ready,
+    keys: inner.keys,
     cacheSize: () => entries.size,
     async verify(token) {
       if (size === 0) return inner.verify(token);

@@ -15,7 +15,8 @@ export interface ReadinessDeps {
   /** The role probes run as; it may call app_meta.migration_applied() and nothing else. */
   probeRole: string;
   expectedMigration: string;
-  keysReady(): boolean;
+  /** Why the identity provider's keys are not usable yet (says when the next attempt is), or undefined. */
+  keysNotReady(): string | undefined;
   shuttingDown(): boolean;
   log: Logger;
 }
@@ -60,7 +61,7 @@ export function healthRoutes(deps: ReadinessDeps): Router {
   router.get("/health/ready", async (_req: Request, res: Response) => {
     const checks: Record<string, Check> = {};
     if (deps.shuttingDown()) checks.shutdown = "shutting down";
-    checks.keys = deps.keysReady() ? "ok" : "identity provider keys not loaded yet";
+    checks.keys = deps.keysNotReady() ?? "ok";
     try {
       const applied = await withTimeout(migrationApplied(deps), PROBE_TIMEOUT_MS);
       checks.database = "ok";

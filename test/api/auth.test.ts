@@ -134,6 +134,7 @@ describe("JWKS refetches are rate-limited", () => {
       jwt: jwtConfig({ kind: "jwks", url: new URL(jwks.url) }, { jwksCooldownSeconds: 3600 }),
     });
     try {
+      expect(jwks.fetches).toBe(1); // at start-up, before any token
       const good = await sign({ sub: "frank" }, known.privateKey, { alg: "EdDSA", kid: known.kid });
       expect((await api.graphql(WHO_AM_I, {}, { token: good })).body.data).toEqual({ currentUserId: "frank" });
       for (let i = 0; i < 5; i++) {
@@ -149,6 +150,61 @@ describe("JWKS refetches are rate-limited", () => {
       await api.close();
       await jwks.close();
     }
+  });
+});
+
+describe("the JWKS background refresh", () => {
+  /** Polls until `condition` holds; fails after `withinMs`. */
+  async function eventually(condition: () => boolean, withinMs: number): Promise<void> {
+    const deadline = Date.now() + withinMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`not within ${withinMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it("follows a rotation within JWKS_MAX_AGE with no token asking, and keeps known keys while the provider fails", async () => {
+    const first = await makeKeyPair("EdDSA");
+    const jwks = await startJwksServer([first.publicJwk]);
+    // The cooldown keeps unknown kids from fetching: only the background refresh can learn the new key.
+    const api = await startApi({
+      jwt: jwtConfig({ kind: "jwks", url: new URL(jwks.url) }, { jwksMaxAgeSeconds: 1, jwksCooldownSeconds: 3600 }),
+    });
+    try {
+      const second = await makeKeyPair("RS256");
+      jwks.keys = [second.publicJwk];
+      const fetched = jwks.fetches;
+      await eventually(() => jwks.fetches > fetched, 3000);
+      const sub = uniqueSub("rotated");
+      const token = await sign({ sub }, second.privateKey, { alg: "RS256", kid: second.kid });
+      expect((await api.graphql(WHO_AM_I, {}, { token })).body.data).toEqual({ currentUserId: sub });
+      await expectRejected(
+        api,
+        `Bearer ${await sign({ sub }, first.privateKey, { alg: "EdDSA", kid: first.kid })}`,
+        /no known key/,
+      );
+
+      jwks.failing = true;
+      const beforeOutage = jwks.fetches;
+      await eventually(() => jwks.fetches >= beforeOutage + 2, 5000); // failed refreshes, retried
+      expect((await fetch(`${api.url}/health/ready`)).status).toBe(200);
+      const again = await sign({ sub }, second.privateKey, { alg: "RS256", kid: second.kid });
+      expect((await api.graphql(WHO_AM_I, {}, { token: again })).body.data).toEqual({ currentUserId: sub });
+    } finally {
+      await api.close();
+      await jwks.close();
+    }
+  });
+
+  it("stops refreshing once closed", async () => {
+    const key = await makeKeyPair("EdDSA");
+    const jwks = await startJwksServer([key.publicJwk]);
+    const api = await startApi({ jwt: jwtConfig({ kind: "jwks", url: new URL(jwks.url) }, { jwksMaxAgeSeconds: 1 }) });
+    await api.close();
+    const fetched = jwks.fetches;
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // longer than JWKS_MAX_AGE: a live timer would have fetched
+    expect(jwks.fetches).toBe(fetched);
+    await jwks.close();
   });
 });
 
@@ -196,6 +252,30 @@ describe("configuration", () => {
       expect.stringContaining("AUTH_DATABASE_URL"),
       expect.stringContaining("PORT"),
     ]);
+  });
+
+  it("reads JWT_ISSUER alone as OIDC discovery, and refuses an issuer that is not https (localhost aside)", () => {
+    expect(loadConfig({ JWT_ISSUER: "https://tenant.auth0.example/" }).jwt).toMatchObject({
+      source: {
+        kind: "discovery",
+        issuer: "https://tenant.auth0.example/",
+        url: new URL("https://tenant.auth0.example/.well-known/openid-configuration"),
+      },
+      issuer: "https://tenant.auth0.example/",
+    });
+    expect(loadConfig({ JWT_ISSUER: "http://127.0.0.1:9000" }).jwt?.source.kind).toBe("discovery");
+    expect(problemsOf({ JWT_ISSUER: "http://id.example.com" })).toEqual([
+      expect.stringMatching(/^JWT_ISSUER must be an https URL .*"http:\/\/id\.example\.com"/),
+    ]);
+    expect(problemsOf({ JWT_ISSUER: "my-app" })).toEqual([expect.stringMatching(/^JWT_ISSUER must be a URL/)]);
+    expect(problemsOf({ JWT_ISSUER: "https://id.example.com/?tenant=1" })).toEqual([
+      expect.stringMatching(/^JWT_ISSUER must have no query/),
+    ]);
+    // With a key setting, JWT_ISSUER only checks iss, whatever its form.
+    expect(loadConfig({ JWKS_URL: "https://id.example/jwks", JWT_ISSUER: "my-app" }).jwt).toMatchObject({
+      source: { kind: "jwks" },
+      issuer: "my-app",
+    });
   });
 
   it("refuses JWT_ALGORITHMS that the key cannot verify", async () => {

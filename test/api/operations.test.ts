@@ -3,6 +3,7 @@
  * (with the request id, never the token), Prometheus metrics, Server-Timing,
  * security headers, CORS by allow-list and rate limits.
  */
+import { freePort } from "../../scripts/db/embedded";
 import { jwtConfig, startApi, type TestApi } from "../support/api";
 import { newUser, sign, userKey } from "../support/tokens";
 
@@ -180,12 +181,17 @@ describe("rate limits", () => {
 });
 
 describe("readiness", () => {
-  it("is 503 while the identity provider's keys have never loaded", async () => {
-    const api = await startApi({ jwt: jwtConfig({ kind: "jwks", url: new URL("http://127.0.0.1:9/jwks.json") }) });
+  it("is 503 while the identity provider's keys have never loaded, saying why and when it retries", async () => {
+    const nothingListens = await freePort();
+    const api = await startApi({
+      jwt: jwtConfig({ kind: "jwks", url: new URL(`http://127.0.0.1:${nothingListens}/jwks.json`) }),
+    });
     try {
       const ready = await fetch(`${api.url}/health/ready`);
       expect(ready.status).toBe(503);
-      expect(((await ready.json()) as { checks: Record<string, string> }).checks.keys).toMatch(/not loaded/);
+      expect(((await ready.json()) as { checks: Record<string, string> }).checks.keys).toMatch(
+        /^identity provider keys not loaded yet: the key set is unreachable \(ECONNREFUSED\); next attempt in \d+ s$/,
+      );
     } finally {
       await api.close();
     }

@@ -104,7 +104,9 @@ it("exits 1 naming each missing setting in production", () => {
   });
   expect(run.status).toBe(1);
   expect(run.stderr.toString()).toMatch(/AUTH_DATABASE_URL is required in production/);
-  expect(run.stderr.toString()).toMatch(/JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL is required in production/);
+  expect(run.stderr.toString()).toMatch(
+    /one of JWT_SECRET, JWT_PUBLIC_KEY, JWKS_URL or JWT_ISSUER \(discovery\) is required in production/,
+  );
 });
 
 it("starts the production entry (src/main.ts) only with a database and a key, whatever NODE_ENV says", () => {
@@ -114,5 +116,7 @@ it("starts the production entry (src/main.ts) only with a database and a key, wh
     timeout: 30_000,
   });
   expect(run.status).toBe(1);
-  expect(run.stderr.toString()).toMatch(/needs AUTH_DATABASE_URL and one of JWT_SECRET, JWT_PUBLIC_KEY or JWKS_URL/);
+  expect(run.stderr.toString()).toMatch(
+    /needs AUTH_DATABASE_URL and one of JWT_SECRET, JWT_PUBLIC_KEY, JWKS_URL or JWT_ISSUER/,
+  );
 });

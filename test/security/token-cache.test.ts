@@ -21,7 +21,7 @@ function cachedVerifier(options: Partial<TokenCacheOptions> = {}) {
   const real = makeUncachedTokenVerifier(config, log, now);
   const counted = { calls: 0 };
   const inner: TokenVerifier = {
-    ready: real.ready,
+    keys: real.keys,
     verify: (token) => {
       counted.calls += 1;
       return real.verify(token);

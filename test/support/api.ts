@@ -67,12 +67,10 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
   // Counts every connection the API takes from its pool: a rejected token must never take one.
   let acquired = 0;
   pool.on("acquire", () => (acquired += 1));
-  const app: App = await makeApp({
-    config,
-    pool,
-    verifier: makeTokenVerifier(options.jwt ?? userJwt(), log),
-    log,
-  });
+  const verifier = makeTokenVerifier(options.jwt ?? userJwt(), log);
+  // As the server does: a remote key set loads now and refreshes in the background until close.
+  await verifier.keys.start(() => {});
+  const app: App = await makeApp({ config, pool, verifier, log });
   await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {
@@ -98,10 +96,12 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
       };
     },
     async close() {
+      verifier.keys.stop();
       await app.close();
       await pool.end();
     },
     async closeGracefully(options) {
+      verifier.keys.stop();
       await app.close(options);
       await pool.end();
     },
