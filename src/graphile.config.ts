@@ -20,6 +20,7 @@ import { makeRowBudget } from "./graphql/rowBudget";
 import { makeMaskingPlugin } from "./graphql/masking";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
+import { NoNaturalOrderPlugin } from "./graphql/orders";
 import { SubscriptionsPlugin } from "./graphql/subscriptions";
 import { trustedDocumentsPreset } from "./graphql/trustedDocuments";
 import { makeResponsePlugin } from "./graphql/response";
@@ -67,6 +68,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
     ],
     plugins: [
       NotFoundPlugin,
+      NoNaturalOrderPlugin,
       HavingResultTypePlugin,
       SubscriptionsPlugin,
       makeDefaultPagePlugin(limits.defaultPageSize),
