@@ -13,6 +13,7 @@ import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connecti
 import { identityOf } from "./auth/identity";
 import type { AppConfig } from "./config";
 import { makeMaskError } from "./errors/mask";
+import { CountAggregatePlugin } from "./graphql/countAggregate";
 import { makeDefaultPagePlugin } from "./graphql/defaultPage";
 import { HavingResultTypePlugin } from "./graphql/havingTypes";
 import { makeLimitsPlugin } from "./graphql/limits";
@@ -69,6 +70,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
     plugins: [
       NotFoundPlugin,
       NoNaturalOrderPlugin,
+      CountAggregatePlugin,
       HavingResultTypePlugin,
       SubscriptionsPlugin,
       makeDefaultPagePlugin(limits.defaultPageSize),
