@@ -95,13 +95,13 @@ export const SCENARIOS: Scenario[] = [
     name: "dashboard",
     kind: "read",
     query: `query Dashboard($now: Datetime!) {
-  all: tasks { groupedAggregates(groupBy: [PRIORITY, COMPLETED]) { keys distinctCount { rowId } } }
+  all: tasks { groupedAggregates(groupBy: [PRIORITY, COMPLETED]) { keys count { rowId } } }
   overdue: tasks(filter: { completed: { equalTo: false }, dueAt: { lessThan: $now } }) { totalCount }
 }`,
     variables: (_user, clock) => ({ now: clock.now }),
     sql: [
       {
-        text: `select (count(distinct __tasks__."id"))::text as "0", __tasks__."priority"::text as "1", __tasks__."completed"::text as "2" from "app_public"."tasks" as __tasks__ group by __tasks__."priority", __tasks__."completed"`,
+        text: `select (count(__tasks__."id"))::text as "0", __tasks__."priority"::text as "1", __tasks__."completed"::text as "2" from "app_public"."tasks" as __tasks__ group by __tasks__."priority", __tasks__."completed"`,
         params: () => [],
         pgbench: [],
       },

@@ -13,6 +13,7 @@ import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connecti
 import { identityOf } from "./auth/identity";
 import type { AppConfig } from "./config";
 import { makeMaskError } from "./errors/mask";
+import { CountAggregatePlugin } from "./graphql/countAggregate";
 import { makeDefaultPagePlugin } from "./graphql/defaultPage";
 import { HavingResultTypePlugin } from "./graphql/havingTypes";
 import { makeLimitsPlugin } from "./graphql/limits";
@@ -20,6 +21,7 @@ import { makeRowBudget } from "./graphql/rowBudget";
 import { makeMaskingPlugin } from "./graphql/masking";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
+import { NoNaturalOrderPlugin } from "./graphql/orders";
 import { SubscriptionsPlugin } from "./graphql/subscriptions";
 import { trustedDocumentsPreset } from "./graphql/trustedDocuments";
 import { makeResponsePlugin } from "./graphql/response";
@@ -67,6 +69,8 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
     ],
     plugins: [
       NotFoundPlugin,
+      NoNaturalOrderPlugin,
+      CountAggregatePlugin,
       HavingResultTypePlugin,
       SubscriptionsPlugin,
       makeDefaultPagePlugin(limits.defaultPageSize),

@@ -34,7 +34,9 @@ const NamingTagsPlugin = pgSmartTags([
   /*
    * What clients filter, sort and group tasks by. The connection-filter plugin
    * offers only indexed columns unless told otherwise; each query here runs on one
-   * user's rows (every index leads with user_id), so these are cheap.
+   * user's rows. Every order offered has an index (user_id, column, id), so a page
+   * is read from the caller's rows in order, never found by walking a whole-table
+   * index (migration 000007; test/db/order-plans.test.ts enumerates them).
    */
   ...Object.entries({
     title: ["+filterBy", "+orderBy"],

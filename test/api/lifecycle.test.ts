@@ -96,25 +96,33 @@ it("creates lists and tasks, reads them back filtered, ordered and paginated, an
   const seen = [...page1.tasks.nodes, ...page2.tasks.nodes].map((n: { title: string }) => n.title).sort();
   expect(seen).toEqual(["Buy milk", "Pay rent", "Read a book"]);
 
-  // A dashboard: counts by completion, priority and list, by day, and the overdue count.
+  // A dashboard: counts by completion, priority and list, by day, and the overdue count. `count`
+  // is count(column), the rows where it is not null; on rowId, the rows of each group.
   const dashboard = await gql(
     `query ($now: Datetime!) {
-      all: tasks { totalCount }
-      byCompleted: tasks { groupedAggregates(groupBy: COMPLETED) { keys distinctCount { rowId } } }
-      byPriority: tasks { groupedAggregates(groupBy: PRIORITY) { keys distinctCount { rowId } } }
-      byList: tasks { groupedAggregates(groupBy: LIST_ID) { keys distinctCount { rowId } } }
-      byDay: tasks { groupedAggregates(groupBy: CREATED_AT_TRUNCATED_TO_DAY) { keys distinctCount { rowId } } }
+      all: tasks { totalCount aggregates { count { rowId dueAt } } }
+      withDueDate: tasks(filter: { dueAt: { isNull: false } }) { totalCount }
+      byCompleted: tasks { groupedAggregates(groupBy: COMPLETED) { keys count { rowId } } }
+      byPriority: tasks { groupedAggregates(groupBy: PRIORITY) { keys count { rowId } distinctCount { rowId } } }
+      byList: tasks { groupedAggregates(groupBy: LIST_ID) { keys count { rowId } } }
+      byDay: tasks { groupedAggregates(groupBy: CREATED_AT_TRUNCATED_TO_DAY) { keys count { rowId } } }
       completedByDay: tasks(filter: { completed: { equalTo: true } }) {
-        groupedAggregates(groupBy: COMPLETED_AT_TRUNCATED_TO_DAY) { keys distinctCount { rowId } }
+        groupedAggregates(groupBy: COMPLETED_AT_TRUNCATED_TO_DAY) { keys count { rowId } }
       }
       overdue: tasks(filter: { completed: { equalTo: false }, dueAt: { lessThan: $now } }) { totalCount }
       lists { nodes { name tasks { totalCount } } }
     }`,
     { now: new Date().toISOString() },
   );
-  const counts = (groups: Array<{ keys: string[]; distinctCount: { rowId: string } }>) =>
-    Object.fromEntries(groups.map((g) => [g.keys.join(","), Number(g.distinctCount.rowId)]));
+  type Group = { keys: string[]; count: { rowId: string }; distinctCount?: { rowId: string } };
+  const counts = (groups: Group[], aggregate: "count" | "distinctCount" = "count") =>
+    Object.fromEntries(groups.map((g) => [g.keys.join(","), Number(g[aggregate]!.rowId)]));
   expect(dashboard.all.totalCount).toBe(3);
+  expect(dashboard.all.aggregates.count).toEqual({ rowId: "3", dueAt: String(dashboard.withDueDate.totalCount) });
+  expect(dashboard.withDueDate.totalCount).toBeGreaterThan(0);
+  expect(counts(dashboard.byPriority.groupedAggregates, "distinctCount")).toEqual(
+    counts(dashboard.byPriority.groupedAggregates),
+  );
   expect(counts(dashboard.byCompleted.groupedAggregates)).toEqual({ false: 2, true: 1 });
   expect(counts(dashboard.byPriority.groupedAggregates)).toEqual({ high: 1, urgent: 1, none: 1 }); // keys are the values as Postgres prints them
   expect(counts(dashboard.byList.groupedAggregates)).toEqual({ [listId]: 1, "": 2 });

@@ -73,7 +73,7 @@ describe("alice's own changes", () => {
     expect(await changes.next()).toEqual({ event: "DELETED", rowId, node: null });
   });
 
-  it("reach her as created, updated and deleted lists, and a list's deletion updates its tasks", async () => {
+  it("reach her as created, updated and deleted lists; a list's deletion is one event, not one per task", async () => {
     const alice = await newUser("alice");
     const { client } = connect({ authorization: `Bearer ${alice.token}` });
     const lists = new Changes(client, "listChanged", api);
@@ -113,8 +113,17 @@ describe("alice's own changes", () => {
       id: listId,
     });
     expect(await lists.next()).toEqual({ event: "DELETED", rowId: listId, node: null });
-    // The foreign key's `on delete set null (list_id)` is an update of the task.
-    expect(await tasks.next()).toMatchObject({ event: "UPDATED", rowId: taskId, node: { title: "Bread" } });
+    // Unlinking the list's tasks is part of that one event: the next task event is the next change
+    // alice makes herself.
+    await gql(
+      api,
+      alice,
+      `mutation ($id: UUID!) { updateTask(input: { rowId: $id, patch: { title: "Rye bread" } }) { clientMutationId } }`,
+      { id: taskId },
+    );
+    expect(await tasks.next()).toMatchObject({ event: "UPDATED", rowId: taskId, node: { title: "Rye bread" } });
+    const task = await gql(api, alice, `query ($id: UUID!) { task(rowId: $id) { listId } }`, { id: taskId });
+    expect(task).toEqual({ task: { listId: null } });
   });
 });
 
