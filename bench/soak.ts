@@ -26,6 +26,8 @@ export interface OpenModelResult extends Measurement {
   rssGrowthAfterWarmupPercent: number;
   /** The first few failures, as seen by the client, so a rare one can be explained. */
   errorSamples: string[];
+  /** The same figures for each scenario of the mix, so a slow tail has a name. */
+  byScenario: Record<string, Measurement>;
 }
 
 export async function openModel(
@@ -73,12 +75,17 @@ function makeSender(scenarios: Scenario[], options: LoadOptions) {
     if (errorSamples.length < 5) errorSamples.push(what);
   };
   const latencies: number[] = [];
+  const byScenario = new Map<string, { latencies: number[]; errors: number }>(
+    scenarios.map((s) => [s.name, { latencies: [], errors: 0 }]),
+  );
   const send = (i: number, from: number) =>
     new Promise<void>((resolve) => {
       const user = options.users[i % options.users.length]!;
       const scenario = scenarios[Math.floor(i / options.users.length) % scenarios.length]!;
       const { path, body } = requestFor(options.system, scenario, user, options.clock);
+      const mine = byScenario.get(scenario.name)!;
       const fail = (error: Error & { code?: string }) => {
+        mine.errors++;
         failed(`${scenario.name}: ${error.code ?? error.message}`);
         resolve();
       };
@@ -98,7 +105,9 @@ function makeSender(scenarios: Scenario[], options: LoadOptions) {
           response.on("error", fail);
           response.on("end", () => {
             latencies.push(performance.now() - from);
+            mine.latencies.push(performance.now() - from);
             if (response.statusCode !== 200 || text.includes('"errors"')) {
+              mine.errors++;
               failed(`${scenario.name}: ${response.statusCode} ${text.slice(0, 300)}`);
             }
             resolve();
@@ -111,6 +120,8 @@ function makeSender(scenarios: Scenario[], options: LoadOptions) {
   return {
     send,
     result: (seconds: number) => summarize(latencies, seconds, errors),
+    byScenario: (seconds: number) =>
+      Object.fromEntries([...byScenario].map(([name, m]) => [name, summarize(m.latencies, seconds, m.errors)])),
     close: () => agent.destroy(),
     countError: () => failed("more than MAX_IN_FLIGHT requests in flight"),
     errorSamples,
@@ -133,7 +144,7 @@ export async function maxRate(scenarios: Scenario[], options: LoadOptions): Prom
 async function scheduled(
   scenarios: Scenario[],
   options: LoadOptions & { rate: number },
-): Promise<Measurement & { errorSamples: string[] }> {
+): Promise<Measurement & Pick<OpenModelResult, "errorSamples" | "byScenario">> {
   const sender = makeSender(scenarios, options);
   const total = Math.round(options.rate * options.seconds);
   const dueAt = (i: number) => start + (i * 1000) / options.rate;
@@ -160,5 +171,9 @@ async function scheduled(
   });
   await Promise.all(pending);
   sender.close();
-  return { ...sender.result(options.seconds), errorSamples: sender.errorSamples };
+  return {
+    ...sender.result(options.seconds),
+    errorSamples: sender.errorSamples,
+    byScenario: sender.byScenario(options.seconds),
+  };
 }
