@@ -6,6 +6,7 @@
 import { makeApp } from "./app";
 import { makeTokenVerifier } from "./auth/jwt";
 import type { Config, JwtConfig } from "./config";
+import { loginProblem } from "./db/login";
 import { makePool } from "./db/pool";
 import type { Logger } from "./logger";
 
@@ -57,6 +58,21 @@ export async function startServer(config: ServerConfig, log: Logger, options: Se
     { size: 1, acquireTimeoutMs: config.poolTimeoutMs },
     log,
   );
+  // Never as a role row-level security does not bind: refused before anything is served.
+  const unfit =
+    (await loginProblem(pool, config.roles, databaseLabel)) ??
+    (config.listenDatabaseUrl
+      ? await loginProblem(listenPool, config.roles, "LISTEN_DATABASE_URL").catch(
+          (error: Error) => `cannot connect to LISTEN_DATABASE_URL: ${error.message}`,
+        )
+      : undefined);
+  if (unfit) {
+    refuse(new Error(unfit));
+    verifier.keys.stop();
+    await Promise.all([pool.end(), listenPool.end()]);
+    await afterClose();
+    process.exit(1);
+  }
   const app = await makeApp({ config, pool, listenPool, verifier, log });
   // A provider that answers and contradicts JWT_ISSUER stops the start; one that is down does not (readiness says so).
   const keysError = (await keysSettled) ?? fatalLater;

@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { freePort } from "../../scripts/db/embedded";
+import { Client } from "pg";
 import { ROOT_DIR } from "../../src/paths";
 import { testDb } from "../support/env";
 import { testSecret } from "../support/tokens";
@@ -94,6 +95,55 @@ it("exits 1 with a clear message when the database refuses its password", () => 
   expect(run.status).toBe(1);
   expect(run.stderr.toString()).toMatch(/cannot connect to AUTH_DATABASE_URL: password authentication failed/);
   expect(run.stderr.toString()).not.toContain("not-the-password");
+});
+
+describe("refuses to log in as a role row-level security does not bind", () => {
+  const startAs = (url: string, extra: Record<string, string> = {}) => {
+    const run = spawnSync(TSX, ["scripts/start.ts"], {
+      cwd: ROOT_DIR,
+      env: { ...process.env, NODE_ENV: "production", AUTH_DATABASE_URL: url, JWT_SECRET: secret, PORT: "0", ...extra },
+      timeout: 30_000,
+    });
+    return { status: run.status, stderr: run.stderr.toString() };
+  };
+
+  it("a superuser", () => {
+    const { status, stderr } = startAs(testDb.superuserUrl);
+    expect(status).toBe(1);
+    expect(stderr).toMatch(
+      /refuses to start: AUTH_DATABASE_URL logs in as "\w+", a superuser.*log in as tasks_authenticator instead/,
+    );
+  });
+
+  it("the tables' owner, also as LISTEN_DATABASE_URL", () => {
+    const owner = startAs(testDb.ownerUrl);
+    expect(owner.status).toBe(1);
+    expect(owner.stderr).toMatch(/AUTH_DATABASE_URL logs in as "tasks_owner", which owns the tables/);
+    const listener = startAs(testDb.authUrl, { LISTEN_DATABASE_URL: testDb.ownerUrl });
+    expect(listener.status).toBe(1);
+    expect(listener.stderr).toMatch(/LISTEN_DATABASE_URL logs in as "tasks_owner", which owns the tables/);
+  });
+
+  it("a login that is not the authenticator, even without any power", async () => {
+    const client = new Client({ connectionString: testDb.superuserUrl });
+    await client.connect();
+    const role = `stranger_${process.pid}`;
+    const database = new URL(testDb.authUrl).pathname.slice(1);
+    try {
+      await client.query(`create role ${role} login password 'stranger-pw'`);
+      await client.query(`grant connect on database ${database} to ${role}`);
+      const url = new URL(testDb.authUrl);
+      url.username = role;
+      url.password = "stranger-pw";
+      const { status, stderr } = startAs(url.toString());
+      expect(status).toBe(1);
+      expect(stderr).toMatch(new RegExp(`AUTH_DATABASE_URL logs in as "${role}", not the authenticator`));
+    } finally {
+      await client.query(`revoke connect on database ${database} from ${role}`).catch(() => {});
+      await client.query(`drop role if exists ${role}`);
+      await client.end();
+    }
+  });
 });
 
 it("exits 1 naming each missing setting in production", () => {
