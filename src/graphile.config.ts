@@ -20,6 +20,7 @@ import { makeRowBudget } from "./graphql/rowBudget";
 import { makeMaskingPlugin } from "./graphql/masking";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
+import { VersionsPlugin } from "./graphql/versions";
 import { SubscriptionsPlugin } from "./graphql/subscriptions";
 import { trustedDocumentsPreset } from "./graphql/trustedDocuments";
 import { makeResponsePlugin } from "./graphql/response";
@@ -66,6 +67,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       trustedDocumentsPreset(config.trustedDocumentsDir),
     ],
     plugins: [
+      VersionsPlugin,
       NotFoundPlugin,
       HavingResultTypePlugin,
       SubscriptionsPlugin,
