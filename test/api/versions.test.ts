@@ -82,6 +82,18 @@ describe("a write with the version the client read", () => {
     expect(await stored("tasks", id)).toMatchObject({ label: "Again", version: 3 });
   });
 
+  it("costs nothing extra: one connection, as without a version; only a conflict reads once more", async () => {
+    const id = await createTask(alice);
+    const connectionsFor = async (variables: Record<string, unknown>) => {
+      const before = api.connections();
+      await api.graphql(UPDATE_TASK, { id, title: "Counted", ...variables }, { token: alice.token });
+      return api.connections() - before;
+    };
+    expect(await connectionsFor({})).toBe(1);
+    expect(await connectionsFor({ expected: 2 })).toBe(1);
+    expect(await connectionsFor({ expected: 2 })).toBe(2); // the write, then the read that tells CONFLICT
+  });
+
   it("deletes the row when it is still at that version", async () => {
     const id = await createTask(alice);
     const response = await api.graphql(DELETE_TASK, { id, expected: 1 }, { token: alice.token });
@@ -108,6 +120,18 @@ describe("a write with the version the client read", () => {
       currentVersion: 2,
     });
   });
+});
+
+it("reads expectedVersion from a whole-input variable, whether it is set, null or absent", async () => {
+  const id = await createTask(alice);
+  const document = `mutation ($input: UpdateTaskInput!) { updateTask(input: $input) { task { version } } }`;
+  const send = (extra: Record<string, unknown>) =>
+    api.graphql(document, { input: { rowId: id, patch: { title: "Whole" }, ...extra } }, { token: alice.token });
+  expect((await send({ expectedVersion: 1 })).body.data!.updateTask.task.version).toBe(2);
+  expect(conflictOf(await send({ expectedVersion: 1 }))).toMatchObject({ code: "CONFLICT", currentVersion: 2 });
+  expect((await send({})).body.data!.updateTask.task.version).toBe(3);
+  expect((await send({ expectedVersion: null })).body.data!.updateTask.task.version).toBe(4);
+  expect(conflictOf(await send({ expectedVersion: 3 }))).toMatchObject({ code: "CONFLICT", currentVersion: 4 });
 });
 
 describe("a write with an outdated version", () => {
@@ -166,6 +190,25 @@ describe("a write with an outdated version", () => {
       expect(conflictOf(response)).toMatchObject({ code: "CONFLICT", currentVersion: 1 });
     }
     expect(await stored("tasks", id)).toMatchObject({ label: "Write the report", version: 1 });
+  });
+});
+
+describe("in production", () => {
+  let production: TestApi;
+  beforeAll(async () => {
+    production = await startApi({ production: true });
+  });
+  afterAll(() => production.close());
+
+  it("CONFLICT carries the code and currentVersion, nothing else", async () => {
+    const id = await createTask(alice);
+    await production.graphql(UPDATE_TASK, { id, title: "First", expected: 1 }, { token: alice.token });
+    const response = await production.graphql(
+      UPDATE_TASK,
+      { id, title: "Second", expected: 1 },
+      { token: alice.token },
+    );
+    expect(response.body.errors![0]!.extensions).toEqual({ code: "CONFLICT", currentVersion: 2 });
   });
 });
 
