@@ -16,9 +16,10 @@
  * user's row or a made-up id the answer stays exactly today's.
  *
  * @dataplan/pg fixes a mutation's WHERE when the operation is planned, and grafast
- * has no public way to branch a plan on a variable; `evalIs` (used by grafast itself
- * for input defaults) does, by planning "with" and "without expectedVersion" as two
- * cached plans. The alternative, a trigger comparing a version handed over in a
+ * has no public way to branch a plan on a variable; `evalIs` (marked internal, used by
+ * grafast itself for input defaults) does, by planning "with" and "without
+ * expectedVersion" as two cached plans. Should an upgrade drop it, isGiven throws
+ * rather than write unchecked, and test/api/versions.test.ts fails. The alternative, a trigger comparing a version handed over in a
  * transaction-local setting, would need per-field settings that PostGraphile's
  * one-statement mutations cannot carry.
  */
