@@ -22,6 +22,7 @@ import { makeMaskingPlugin } from "./graphql/masking";
 import { NamingPreset } from "./graphql/naming";
 import { NotFoundPlugin } from "./graphql/notFound";
 import { NoNaturalOrderPlugin } from "./graphql/orders";
+import { VersionsPlugin } from "./graphql/versions";
 import { SubscriptionsPlugin } from "./graphql/subscriptions";
 import { trustedDocumentsPreset } from "./graphql/trustedDocuments";
 import { makeResponsePlugin } from "./graphql/response";
@@ -68,6 +69,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       trustedDocumentsPreset(config.trustedDocumentsDir),
     ],
     plugins: [
+      VersionsPlugin,
       NotFoundPlugin,
       NoNaturalOrderPlugin,
       CountAggregatePlugin,

@@ -52,6 +52,8 @@ export type ErrorExtras = {
   errorId?: string;
   /** For a code that is retryable only sometimes (CONFLICT). */
   retryable?: true;
+  /** The row's version now, when a write sent an outdated `expectedVersion` (CONFLICT). */
+  currentVersion?: number;
   /** Development only: the original message. */
   debug?: string;
 };
@@ -80,6 +82,8 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly field?: string,
+    /** Extra fields the client may see, e.g. CONFLICT's `currentVersion`. */
+    readonly extras: Pick<ErrorExtras, "currentVersion"> = {},
   ) {
     super(message);
     this.name = "ApiError";

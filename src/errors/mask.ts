@@ -23,6 +23,8 @@ interface PublicError {
   retryable?: true;
   /** The limit that was exceeded (LIMIT_EXCEEDED). */
   limit?: string;
+  /** The row's version now (CONFLICT on an outdated expectedVersion). */
+  currentVersion?: number;
 }
 
 /**
@@ -142,7 +144,12 @@ function classify(error: GraphQLError, nested = false): PublicError | undefined 
     return status >= 500 ? undefined : { code: "BAD_USER_INPUT", message: original.message };
   }
   if (original instanceof ApiError) {
-    return { code: original.code, message: original.message, ...(original.field ? { field: original.field } : {}) };
+    return {
+      code: original.code,
+      message: original.message,
+      ...(original.field ? { field: original.field } : {}),
+      ...original.extras,
+    };
   }
   if (isDatabaseError(original)) return fromDatabaseError(original);
   if (UPSTREAM.filterInput.pattern.test(original.message)) return { code: "BAD_USER_INPUT", message: original.message };
@@ -214,6 +221,7 @@ export function makeMaskError({ production, log }: MaskOptions): MaskError {
         ...(pub.field ? { field: pub.field } : {}),
         ...(pub.limit ? { limit: pub.limit } : {}),
         ...(pub.retryable ? { retryable: true } : {}),
+        ...(pub.currentVersion !== undefined ? { currentVersion: pub.currentVersion } : {}),
         ...(errorId ? { errorId } : {}),
         // Development only: what actually happened, to save a trip to the logs.
         ...(!production && error.originalError && pub.code !== "BAD_USER_INPUT"

@@ -31,6 +31,12 @@ const NamingTagsPlugin = pgSmartTags([
     match: `app_public.${table}.user_id`,
     tags: { behavior: ["-filterBy", "-orderBy", "-groupBy", "-aggregate"] },
   })),
+  // A version is read and sent back (expectedVersion), never searched, sorted or summed: no index serves it.
+  ...["tasks", "lists"].map((table) => ({
+    kind: "attribute" as const,
+    match: `app_public.${table}.version`,
+    tags: { behavior: ["-filterBy", "-orderBy", "-groupBy", "-aggregate", "-havingBy"] },
+  })),
   /*
    * What clients filter, sort and group tasks by. The connection-filter plugin
    * offers only indexed columns unless told otherwise; each query here runs on one

@@ -75,7 +75,7 @@ it("type-checks with its own tsconfig", async () => {
   expect(run.status).toBe(0);
 });
 
-it("signs in, creates, pages through, completes and aggregates tasks, and the database agrees", async () => {
+it("signs in, creates, pages through, completes, edits through a conflict and aggregates tasks, and the database agrees", async () => {
   const { sub, token } = await newUser("client");
   const run = await runExample(api, token);
   expect(run).toEqual({ status: 0, stdout: run.stdout, stderr: "" }); // stdout shown when it fails
@@ -89,6 +89,9 @@ it("signs in, creates, pages through, completes and aggregates tasks, and the da
     "listedPage",
     "listedPage",
     "completedTask",
+    "otherDeviceEdited",
+    "conflict",
+    "editedTask",
     "aggregated",
   ]);
   const [signedIn, list, ...rest] = events;
@@ -96,6 +99,9 @@ it("signs in, creates, pages through, completes and aggregates tasks, and the da
   const pages = rest.filter((event) => event.step === "listedPage");
   const completed = rest.find((event) => event.step === "completedTask")!;
   const aggregated = rest.find((event) => event.step === "aggregated")!;
+  const [phone, conflict, edited] = ["otherDeviceEdited", "conflict", "editedTask"].map((step) =>
+    rest.find((event) => event.step === step)!,
+  );
   expect(signedIn).toEqual({ step: "signedIn", userId: sub });
 
   // Pages of two, in creation order, together exactly the tasks created.
@@ -120,6 +126,22 @@ it("signs in, creates, pages through, completes and aggregates tasks, and the da
   const done = tasks.rows.filter((task) => task.completed_at !== null);
   expect(done.map((task) => task.id)).toEqual([completed.rowId]);
   expect(done[0]!.completed_at!.getTime()).toBe(new Date(completed.completedAt).getTime());
+
+  // The edit that met another device's write: CONFLICT at version 2, read again, both changes kept.
+  const quarterly = created[1]!.rowId;
+  expect(phone).toEqual({ step: "otherDeviceEdited", rowId: quarterly, title: "Write the Q3 report" });
+  expect(conflict).toEqual({ step: "conflict", rowId: quarterly, expectedVersion: 1, currentVersion: 2 });
+  expect(edited).toEqual({
+    step: "editedTask",
+    rowId: quarterly,
+    title: "Write the Q3 report (reviewed)",
+    version: 3,
+    attempts: 2,
+  });
+  const { rows: stored } = await db.query("select title, priority::text, version from app_public.tasks where id = $1", [
+    quarterly,
+  ]);
+  expect(stored).toEqual([{ title: "Write the Q3 report (reviewed)", priority: "urgent", version: 3 }]);
 
   // The aggregates the client printed are the database's counts.
   const byPriority: Record<string, number> = {};

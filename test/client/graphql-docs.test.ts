@@ -61,7 +61,7 @@ describe("the examples in README.md", () => {
 describe("the examples in docs/graphql.md", () => {
   let api: TestApi;
   let token: string;
-  const placeholders: Record<string, string> = {};
+  const placeholders: Record<string, string | number> = {};
 
   beforeAll(async () => {
     let sub: string;
@@ -84,11 +84,12 @@ describe("the examples in docs/graphql.md", () => {
       await insert("Buy milk", "low", ["errand"], null, true);
       await db.query("update app_public.tasks set completed = true where user_id = $1 and title = 'Buy milk'", [sub]);
       const plumber = await insert("Call the plumber", "high", ["home", "errand"], "2026-11-20T09:00:00Z", true);
-      await insert("Write the quarterly report", "urgent", ["work"], "2026-12-05T17:00:00Z", false);
+      const report = await insert("Write the quarterly report", "urgent", ["work"], "2026-12-05T17:00:00Z", false);
       await insert("Read a book", "none", [], null, false);
       await insert("Water the plants", "medium", ["home"], null, true);
       placeholders["<list rowId>"] = listId;
       placeholders["<task rowId>"] = plumber.rows[0]!.id;
+      placeholders["<another task rowId>"] = report.rows[0]!.id;
     } finally {
       await db.end();
     }
@@ -110,11 +111,12 @@ describe("the examples in docs/graphql.md", () => {
     return value;
   }
 
-  /** Remembers the last endCursor an example returned: the next page's "<endCursor>". */
+  /** Remembers the last endCursor and version an example returned: the next example's "<endCursor>", "<version>". */
   function rememberCursors(value: unknown): void {
     if (!value || typeof value !== "object") return;
     for (const [key, inner] of Object.entries(value)) {
       if (key === "endCursor" && typeof inner === "string") placeholders["<endCursor>"] = inner;
+      else if (key === "version" && typeof inner === "number") placeholders["<version>"] = inner;
       else rememberCursors(inner);
     }
   }

@@ -65,6 +65,15 @@ it.each([
     `mutation ($id: UUID!) { updateTask(input: { rowId: $id, patch: { title: "x" } }) { task { rowId } } }`,
   ],
   ["deleting another user's task", `mutation ($id: UUID!) { deleteTask(input: { rowId: $id }) { task { rowId } } }`],
+  // A row's version moves on every write: 1 is the foreign task's real version, so only existence could differ.
+  [
+    "updating another user's task with expectedVersion",
+    `mutation ($id: UUID!) { updateTask(input: { rowId: $id, expectedVersion: 1, patch: { title: "x" } }) { task { rowId } } }`,
+  ],
+  [
+    "deleting another user's task with expectedVersion",
+    `mutation ($id: UUID!) { deleteTask(input: { rowId: $id, expectedVersion: 1 }) { task { rowId } } }`,
+  ],
   ["reading another user's task", `query ($id: UUID!) { task(rowId: $id) { title } }`],
 ])("%s is indistinguishable from a random id", async (_name, query) => {
   const { foreign, random, bodies } = await compare(query, (id) => ({ id }), aliceTask);

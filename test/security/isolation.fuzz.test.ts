@@ -14,7 +14,9 @@
  *  3. totals, filters and grouped aggregates equal what the model computes from
  *     that user's rows only;
  *  4. every error is the one the model expects (NOT_FOUND for a row that is not
- *     yours, VALIDATION_FAILED with its field, BAD_USER_INPUT for a NUL character):
+ *     yours — with or without expectedVersion, even the row's real one —, CONFLICT
+ *     with the row's currentVersion for an outdated version of your own row,
+ *     VALIDATION_FAILED with its field, BAD_USER_INPUT for a NUL character):
  *     anything else — INTERNAL, FORBIDDEN, a success that should have failed —
  *     fails the run, and fast-check shrinks it to a short sequence of operations.
  *
@@ -152,6 +154,17 @@ it(`keeps every user's rows to themselves through ${TARGET_OPERATIONS} random op
     "updateList/foreign: NOT_FOUND",
     "deleteList/own: ok",
     "deleteList/foreign: NOT_FOUND",
+    // Versions: the current one writes, another one is CONFLICT — only ever for the actor's own row.
+    "updateTask/own@current: ok",
+    "updateTask/own@stale: CONFLICT",
+    "updateTask/foreign@current: NOT_FOUND",
+    "updateTask/random@stale: NOT_FOUND",
+    "deleteTask/own@current: ok",
+    "deleteTask/own@stale: CONFLICT",
+    "deleteTask/foreign@current: NOT_FOUND",
+    "updateList/own@stale: CONFLICT",
+    "updateList/foreign@current: NOT_FOUND",
+    "deleteList/own@stale: CONFLICT",
     "readTask/own",
     "readTask/foreign",
     "snapshot/task:foreign",

@@ -1,7 +1,8 @@
 /**
  * The example client: signs in with a token, creates a list and a few tasks, pages
- * through them, completes one and asks for aggregates — each step with a typed
- * document (src/operations.ts) sent by urql.
+ * through them, completes one, edits another while "another device" edits it too
+ * (src/edit.ts: expectedVersion, CONFLICT, read again, retry) and asks for
+ * aggregates — each step with a typed document (src/operations.ts) sent by urql.
  *
  *   TOKEN=$(npm run -s token -- alice)
  *   npm run client:example -- --token "$TOKEN" [--url http://127.0.0.1:3000/graphql] [--json] [--persisted]
@@ -12,7 +13,8 @@
 import { parseArgs } from "node:util";
 import { ApiError, makeClient, run } from "./client";
 import type { ListStatsQuery, ListTasksQuery, TaskPriority } from "./gql/graphql";
-import { CompleteTask, CreateList, CreateTask, ListStats, ListTasks, WhoAmI } from "./operations";
+import { editTask } from "./edit";
+import { CompleteTask, CreateList, CreateTask, EditTask, ListStats, ListTasks, WhoAmI } from "./operations";
 import { makeReporter, type Event } from "./report";
 
 const PAGE_SIZE = 2;
@@ -71,6 +73,31 @@ async function story(options: { url: string; token: string; persisted: boolean }
   const done = updateTask?.task;
   if (!done?.completedAt) throw new ApiError("INTERNAL", "updateTask returned no completed task");
   report({ step: "completedTask", rowId: done.rowId, title: done.title, completedAt: done.completedAt });
+
+  // Reviewing the report on this device while the phone renames it: the phone's write lands between
+  // our read and our write (simulated here), our write gets CONFLICT, and the retry keeps both changes.
+  const quarterly = created[1]!;
+  let phoneWrote = false;
+  const reviewed = await editTask(
+    client,
+    quarterly.rowId,
+    async (task) => {
+      if (!phoneWrote) {
+        phoneWrote = true;
+        const phone = await run(client, EditTask, { rowId: task.rowId, patch: { title: "Write the Q3 report" } });
+        report({ step: "otherDeviceEdited", rowId: task.rowId, title: phone.updateTask!.task!.title });
+      }
+      return { title: `${task.title} (reviewed)`, priority: "URGENT" };
+    },
+    { onConflict: (conflict) => report({ step: "conflict", ...conflict }) },
+  );
+  report({
+    step: "editedTask",
+    rowId: reviewed.task.rowId,
+    title: reviewed.task.title,
+    version: reviewed.task.version,
+    attempts: reviewed.attempts,
+  });
 
   const stats = await run(client, ListStats, { listId: list.rowId });
   report({

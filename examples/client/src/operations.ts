@@ -31,6 +31,7 @@ export const TaskSummary = graphql(`
     dueAt
     completed
     completedAt
+    version
   }
 `);
 
@@ -95,6 +96,29 @@ export const ListStats = graphql(`
     }
     open: tasks(filter: { listId: { equalTo: $listId }, completed: { equalTo: false } }) {
       totalCount
+    }
+  }
+`);
+
+/** One task as it is now: read it before editing, and again after a CONFLICT. */
+export const ReadTask = graphql(`
+  query ReadTask($rowId: UUID!) {
+    task(rowId: $rowId) {
+      ...TaskSummary
+    }
+  }
+`);
+
+/**
+ * Changes a task only if it is still at `expectedVersion` (the `version` read with it);
+ * otherwise the API changes nothing and answers CONFLICT with `extensions.currentVersion`.
+ */
+export const EditTask = graphql(`
+  mutation EditTask($rowId: UUID!, $patch: TaskPatch!, $expectedVersion: Int) {
+    updateTask(input: { rowId: $rowId, patch: $patch, expectedVersion: $expectedVersion }) {
+      task {
+        ...TaskSummary
+      }
     }
   }
 `);

@@ -8,6 +8,9 @@ export type Event =
   | { step: "createdTask"; rowId: string; title: string; priority: string; tags: string[] }
   | { step: "listedPage"; page: number; rowIds: string[]; totalCount: number; hasNextPage: boolean }
   | { step: "completedTask"; rowId: string; title: string; completedAt: string }
+  | { step: "otherDeviceEdited"; rowId: string; title: string }
+  | { step: "conflict"; rowId: string; expectedVersion: number; currentVersion: number }
+  | { step: "editedTask"; rowId: string; title: string; version: number; attempts: number }
   | {
       step: "aggregated";
       total: number;
@@ -30,6 +33,12 @@ function sentence(event: Event): string {
       return `page ${event.page}: ${event.rowIds.length} of ${event.totalCount} tasks${event.hasNextPage ? ", more to come" : ""}`;
     case "completedTask":
       return `completed "${event.title}" at ${event.completedAt}`;
+    case "otherDeviceEdited":
+      return `meanwhile another device renamed it "${event.title}"`;
+    case "conflict":
+      return `conflict: expected version ${event.expectedVersion}, it is at ${event.currentVersion}; reading it again`;
+    case "editedTask":
+      return `edited "${event.title}" (version ${event.version}, ${event.attempts} attempts)`;
     case "aggregated":
       return `${event.total} tasks, ${event.open} open; by completed ${JSON.stringify(event.byCompleted)}, by priority ${JSON.stringify(event.byPriority)}`;
     case "failed":

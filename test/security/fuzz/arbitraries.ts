@@ -15,6 +15,7 @@ import {
   type ListChoice,
   type Priority,
   type Target,
+  type VersionChoice,
   type Who,
 } from "./model";
 
@@ -100,6 +101,12 @@ const taskFieldsArb = {
 };
 
 const actorArb = fc.nat({ max: USERS - 1 });
+/** Most writes send no version (as every client did before); the others the current one or another. */
+const versionArb: fc.Arbitrary<VersionChoice> = weighted<VersionChoice>(
+  [3, fc.constant({ send: "none" as const })],
+  [2, fc.constant({ send: "current" as const })],
+  [2, fc.record({ send: fc.constant("stale" as const), n: fc.nat() })],
+);
 const taskTargetArb = targetArb(8, 3, 1, 1);
 const listTargetArb = targetArb(6, 3, 1, 1);
 
@@ -152,15 +159,38 @@ export const actionArb: fc.Arbitrary<Action> = weighted<Action>(
         { requiredKeys: [] },
       ),
       // An empty patch is a client mistake (BAD_USER_INPUT), whoever's row it names.
+      version: versionArb,
     }),
   ],
-  [5, fc.record({ actor: actorArb, kind: fc.constant("deleteTask" as const), target: taskTargetArb })],
+  [
+    5,
+    fc.record({
+      actor: actorArb,
+      kind: fc.constant("deleteTask" as const),
+      target: taskTargetArb,
+      version: versionArb,
+    }),
+  ],
   [6, fc.record({ actor: actorArb, kind: fc.constant("createList" as const), name: textArb(200) })],
   [
     3,
-    fc.record({ actor: actorArb, kind: fc.constant("updateList" as const), target: listTargetArb, name: textArb(200) }),
+    fc.record({
+      actor: actorArb,
+      kind: fc.constant("updateList" as const),
+      target: listTargetArb,
+      name: textArb(200),
+      version: versionArb,
+    }),
   ],
-  [3, fc.record({ actor: actorArb, kind: fc.constant("deleteList" as const), target: listTargetArb })],
+  [
+    3,
+    fc.record({
+      actor: actorArb,
+      kind: fc.constant("deleteList" as const),
+      target: listTargetArb,
+      version: versionArb,
+    }),
+  ],
   [
     10,
     fc.record({ actor: actorArb, kind: fc.constant("snapshot" as const), task: taskTargetArb, list: listTargetArb }),

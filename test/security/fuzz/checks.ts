@@ -8,6 +8,7 @@ import type fc from "fast-check";
 import type { Client } from "pg";
 import type { GraphQLResponse, TestApi } from "../../support/api";
 import {
+  asConflict,
   byRowId,
   expectedGroups,
   expectInvisibleTaskUpdate,
@@ -24,6 +25,8 @@ import {
   sortedLists,
   sortedTasks,
   trimWs,
+  versionOf,
+  versionToSend,
   viewList,
   viewTask,
   type Action,
@@ -32,6 +35,7 @@ import {
   type Model,
   type TaskRow,
   type UserState,
+  type VersionChoice,
 } from "./model";
 
 /** What the commands act on: the API under test, and the superuser's connection to check the database. */
@@ -57,8 +61,8 @@ const millis = (iso: string | null) => (iso === null ? null : Number(micros(iso)
 // GraphQL documents
 // ---------------------------------------------------------------------------
 
-const TASK = `id rowId userId title description completed completedAt priority dueAt tags listId createdAt updatedAt`;
-const LIST = `id rowId userId name createdAt updatedAt`;
+const TASK = `id rowId userId title description completed completedAt priority dueAt tags listId createdAt updatedAt version`;
+const LIST = `id rowId userId name createdAt updatedAt version`;
 const GROUPS = `
   byPriority: groupedAggregates(groupBy: PRIORITY) { keys distinctCount { rowId } }
   byCompleted: groupedAggregates(groupBy: COMPLETED) { keys distinctCount { rowId } }
@@ -66,15 +70,19 @@ const GROUPS = `
 
 const Q = {
   createTask: `mutation ($task: TaskInput!) { createTask(input: { task: $task }) { task { ${TASK} list { rowId } } } }`,
-  updateTask: `mutation ($rowId: UUID!, $patch: TaskPatch!) {
-    updateTask(input: { rowId: $rowId, patch: $patch }) { task { ${TASK} list { rowId } } }
+  updateTask: `mutation ($rowId: UUID!, $patch: TaskPatch!, $expectedVersion: Int) {
+    updateTask(input: { rowId: $rowId, patch: $patch, expectedVersion: $expectedVersion }) { task { ${TASK} list { rowId } } }
   }`,
-  deleteTask: `mutation ($rowId: UUID!) { deleteTask(input: { rowId: $rowId }) { task { ${TASK} } } }`,
+  deleteTask: `mutation ($rowId: UUID!, $expectedVersion: Int) {
+    deleteTask(input: { rowId: $rowId, expectedVersion: $expectedVersion }) { task { ${TASK} } }
+  }`,
   createList: `mutation ($name: String!) { createList(input: { list: { name: $name } }) { list { ${LIST} } } }`,
-  updateList: `mutation ($rowId: UUID!, $name: String!) {
-    updateList(input: { rowId: $rowId, patch: { name: $name } }) { list { ${LIST} } }
+  updateList: `mutation ($rowId: UUID!, $name: String!, $expectedVersion: Int) {
+    updateList(input: { rowId: $rowId, patch: { name: $name }, expectedVersion: $expectedVersion }) { list { ${LIST} } }
   }`,
-  deleteList: `mutation ($rowId: UUID!) { deleteList(input: { rowId: $rowId }) { list { ${LIST} } } }`,
+  deleteList: `mutation ($rowId: UUID!, $expectedVersion: Int) {
+    deleteList(input: { rowId: $rowId, expectedVersion: $expectedVersion }) { list { ${LIST} } }
+  }`,
   snapshot: `query ($task: UUID!, $list: UUID!, $taskNode: ID!, $listNode: ID!) {
     currentUserId
     tasks { totalCount nodes { ${TASK} list { rowId } } }
@@ -125,6 +133,7 @@ const normalizeTask = (node: Record<string, any>) => ({
   listId: node.listId,
   createdAt: micros(node.createdAt),
   updatedAt: micros(node.updatedAt),
+  version: node.version,
 });
 const normalizeList = (node: Record<string, any>) => ({
   id: node.id,
@@ -133,6 +142,7 @@ const normalizeList = (node: Record<string, any>) => ({
   name: node.name,
   createdAt: micros(node.createdAt),
   updatedAt: micros(node.updatedAt),
+  version: node.version,
 });
 
 /** A task the database changed on its own (its list was deleted): adopt the time it reports, if not older. */
@@ -213,11 +223,24 @@ function outcome(
     JSON.stringify(error!.path) === JSON.stringify([field]) &&
     // The same words for someone else's row and for none at all.
     (expected.code !== "NOT_FOUND" ||
-      error!.message === `no ${/Task/.test(field) ? "task" : "list"} with this id was found`) &&
+      (error!.message === `no ${/Task/.test(field) ? "task" : "list"} with this id was found` &&
+        error!.extensions?.currentVersion === undefined)) &&
+    // Only the row's owner learns its version.
+    (expected.code !== "CONFLICT" || error!.extensions?.currentVersion === expected.currentVersion) &&
     body.data?.[field] == null;
   if (!fine) fail(`${label}: expected ${expected.code}`, { ...context, expected, response: body });
   return undefined;
 }
+
+/** The expectedVersion a write sends, and the label suffix its tally gets (`@current`, `@stale`). */
+function versioned(model: Model, choice: VersionChoice, rowId: string, table: "tasks" | "lists") {
+  const expectedVersion = versionToSend(choice, versionOf(model, rowId, table));
+  return { expectedVersion, suffix: choice.send === "none" ? "" : `@${choice.send}` };
+}
+
+/** The version sent differs from the one the actor's own row is at. */
+const stale = (expectedVersion: number | undefined, row: { version: number } | undefined) =>
+  row !== undefined && expectedVersion !== undefined && expectedVersion !== row.version;
 
 export function prepare(model: Model, action: Action): Prepared {
   const user = model.users[action.actor]!;
@@ -251,6 +274,7 @@ export function prepare(model: Model, action: Action): Prepared {
             createdAt: got.createdAt,
             updatedAt: got.createdAt,
             updatedAtKnown: true,
+            version: 1,
           };
           expectEqual(got, viewTask(user, row), `${label}: the created task`, context);
           expectEqual(payload.task.list?.rowId ?? null, row.listId, `${label}: task.list`, context);
@@ -265,18 +289,21 @@ export function prepare(model: Model, action: Action): Prepared {
       const listId =
         list === undefined ? undefined : list.who === "none" ? null : resolve(model, action.actor, list, "lists");
       const before = user.tasks.get(rowId);
-      const label = `updateTask/${kindOf(model, action.actor, rowId, "tasks")}`;
+      const { expectedVersion, suffix } = versioned(model, action.version, rowId, "tasks");
+      const label = `updateTask/${kindOf(model, action.actor, rowId, "tasks")}${suffix}`;
       const empty = Object.keys(patch).length === 0 && listId === undefined;
       const expected: Expected = empty
         ? { ok: false, code: "BAD_USER_INPUT" }
-        : before
-          ? expectTaskWrite(user, patch, listId)
-          : expectInvisibleTaskUpdate(patch);
+        : stale(expectedVersion, before)
+          ? asConflict(expectInvisibleTaskUpdate(patch), before!.version)
+          : before
+            ? expectTaskWrite(user, patch, listId)
+            : expectInvisibleTaskUpdate(patch);
       return {
         ...base,
         mutation: true,
         query: Q.updateTask,
-        variables: { rowId, patch: { ...patch, ...(listId !== undefined ? { listId } : {}) } },
+        variables: { rowId, patch: { ...patch, ...(listId !== undefined ? { listId } : {}) }, expectedVersion },
         verify(body) {
           const payload = outcome(body, "updateTask", expected, label, { ...context, rowId, listId, before });
           if (!payload || !before) return;
@@ -296,6 +323,7 @@ export function prepare(model: Model, action: Action): Prepared {
             // Set when the task becomes completed (in the same transaction as updatedAt), kept while it stays so.
             completedAt: !completed ? null : before.completed ? before.completedAt : got.updatedAt,
             updatedAt: got.updatedAt,
+            version: before.version + 1,
           };
           expectEqual(got, viewTask(user, row), `${label}: the updated task`, { ...context, before });
           expectEqual(payload.task.list?.rowId ?? null, row.listId, `${label}: task.list`, context);
@@ -306,14 +334,19 @@ export function prepare(model: Model, action: Action): Prepared {
     case "deleteTask": {
       const rowId = resolve(model, action.actor, action.target, "tasks");
       const before = user.tasks.get(rowId);
-      const label = `deleteTask/${kindOf(model, action.actor, rowId, "tasks")}`;
+      const { expectedVersion, suffix } = versioned(model, action.version, rowId, "tasks");
+      const label = `deleteTask/${kindOf(model, action.actor, rowId, "tasks")}${suffix}`;
       return {
         ...base,
         mutation: true,
         query: Q.deleteTask,
-        variables: { rowId },
+        variables: { rowId, expectedVersion },
         verify(body) {
-          const expected: Expected = before ? { ok: true } : { ok: false, code: "NOT_FOUND" };
+          const expected: Expected = stale(expectedVersion, before)
+            ? { ok: false, code: "CONFLICT", currentVersion: before!.version }
+            : before
+              ? { ok: true }
+              : { ok: false, code: "NOT_FOUND" };
           const payload = outcome(body, "deleteTask", expected, label, { ...context, rowId });
           if (!payload || !before) return;
           const got = normalizeTask(payload.task);
@@ -340,6 +373,7 @@ export function prepare(model: Model, action: Action): Prepared {
             name: trimWs(action.name),
             createdAt: got.createdAt,
             updatedAt: got.createdAt,
+            version: 1,
           };
           expectEqual(got, viewList(user, row), "createList: the created list", context);
           user.lists.set(row.rowId, row);
@@ -349,21 +383,33 @@ export function prepare(model: Model, action: Action): Prepared {
     case "updateList": {
       const rowId = resolve(model, action.actor, action.target, "lists");
       const before = user.lists.get(rowId);
-      const label = `updateList/${kindOf(model, action.actor, rowId, "lists")}`;
+      const { expectedVersion, suffix } = versioned(model, action.version, rowId, "lists");
+      const label = `updateList/${kindOf(model, action.actor, rowId, "lists")}${suffix}`;
       const named = expectListName(action.name);
-      const expected: Expected =
-        before || (!named.ok && named.code === "BAD_USER_INPUT") ? named : { ok: false, code: "NOT_FOUND" };
+      // A NUL is refused before any row is looked for; a name's length is a rule of the row written.
+      const invisible: Expected =
+        !named.ok && named.code === "BAD_USER_INPUT" ? named : { ok: false, code: "NOT_FOUND" };
+      const expected: Expected = stale(expectedVersion, before)
+        ? asConflict(invisible, before!.version)
+        : before
+          ? named
+          : invisible;
       return {
         ...base,
         mutation: true,
         query: Q.updateList,
-        variables: { rowId, name: action.name },
+        variables: { rowId, name: action.name, expectedVersion },
         verify(body) {
           const payload = outcome(body, "updateList", expected, label, { ...context, rowId });
           if (!payload || !before) return;
           const got = normalizeList(payload.list);
           if (got.updatedAt < before.updatedAt) fail("updatedAt went backwards", { before, got });
-          const row: ListRow = { ...before, name: trimWs(action.name), updatedAt: got.updatedAt };
+          const row: ListRow = {
+            ...before,
+            name: trimWs(action.name),
+            updatedAt: got.updatedAt,
+            version: before.version + 1,
+          };
           expectEqual(got, viewList(user, row), `${label}: the updated list`, context);
           user.lists.set(rowId, row);
         },
@@ -372,22 +418,29 @@ export function prepare(model: Model, action: Action): Prepared {
     case "deleteList": {
       const rowId = resolve(model, action.actor, action.target, "lists");
       const before = user.lists.get(rowId);
-      const label = `deleteList/${kindOf(model, action.actor, rowId, "lists")}`;
+      const { expectedVersion, suffix } = versioned(model, action.version, rowId, "lists");
+      const label = `deleteList/${kindOf(model, action.actor, rowId, "lists")}${suffix}`;
       return {
         ...base,
         mutation: true,
         query: Q.deleteList,
-        variables: { rowId },
+        variables: { rowId, expectedVersion },
         verify(body) {
-          const expected: Expected = before ? { ok: true } : { ok: false, code: "NOT_FOUND" };
+          const expected: Expected = stale(expectedVersion, before)
+            ? { ok: false, code: "CONFLICT", currentVersion: before!.version }
+            : before
+              ? { ok: true }
+              : { ok: false, code: "NOT_FOUND" };
           const payload = outcome(body, "deleteList", expected, label, { ...context, rowId });
           if (!payload || !before) return;
           expectEqual(normalizeList(payload.list), viewList(user, before), `${label}: the deleted list`, context);
           user.lists.delete(rowId);
           model.deletedLists.push(rowId);
-          // Its tasks stay, without a list; the database's update moves their updatedAt.
+          // Its tasks stay, without a list; the database's update moves their updatedAt and their version.
           for (const task of user.tasks.values()) {
-            if (task.listId === rowId) Object.assign(task, { listId: null, updatedAtKnown: false });
+            if (task.listId === rowId) {
+              Object.assign(task, { listId: null, updatedAtKnown: false, version: task.version + 1 });
+            }
           }
         },
       };
@@ -582,12 +635,12 @@ export async function checkDatabase(model: Model, db: Client) {
     db.query(
       `select id::text as "rowId", user_id, list_id::text, title, description, completed, ${micro("completed_at")},
          upper(priority::text) as priority, (extract(epoch from due_at) * 1000)::float8 as due_at, tags::text[] as tags,
-         ${micro("created_at")}, ${micro("updated_at")}
+         ${micro("created_at")}, ${micro("updated_at")}, version
        from app_public.tasks where user_id = any($1)`,
       [subs],
     ),
     db.query(
-      `select id::text as "rowId", user_id, name, ${micro("created_at")}, ${micro("updated_at")}
+      `select id::text as "rowId", user_id, name, ${micro("created_at")}, ${micro("updated_at")}, version
        from app_public.lists where user_id = any($1)`,
       [subs],
     ),
@@ -610,6 +663,7 @@ export async function checkDatabase(model: Model, db: Client) {
         listId: r.list_id,
         createdAt: BigInt(r.created_at),
         updatedAt: BigInt(r.updated_at),
+        version: r.version,
       }))
       .sort(byRowId),
     model.users
@@ -626,6 +680,7 @@ export async function checkDatabase(model: Model, db: Client) {
         name: r.name,
         createdAt: BigInt(r.created_at),
         updatedAt: BigInt(r.updated_at),
+        version: r.version,
       }))
       .sort(byRowId),
     model.users

@@ -29,6 +29,8 @@ export interface TaskRow {
   updatedAt: bigint;
   /** False after the database changed the row on its own (deleting its list): adopt the next value seen, if not older. */
   updatedAtKnown: boolean;
+  /** 1 at creation, one more after every write — the database's own too (deleting its list). */
+  version: number;
 }
 
 export interface ListRow {
@@ -36,6 +38,7 @@ export interface ListRow {
   name: string;
   createdAt: bigint;
   updatedAt: bigint;
+  version: number;
 }
 
 export interface UserState {
@@ -99,6 +102,12 @@ export interface Target {
 }
 export type ListChoice = { who: "none" } | Target;
 
+/**
+ * The `expectedVersion` a write sends: none, the row's version as the model knows it
+ * (for another user's row: their real one), or an outdated or future one.
+ */
+export type VersionChoice = { send: "none" } | { send: "current" } | { send: "stale"; n: number };
+
 interface TaskFields {
   title?: string | null;
   description?: string | null;
@@ -125,11 +134,11 @@ export type Filter =
 
 export type Action = { actor: number } & (
   | { kind: "createTask"; input: TaskFields & { title: string } }
-  | { kind: "updateTask"; target: Target; patch: TaskFields }
-  | { kind: "deleteTask"; target: Target }
+  | { kind: "updateTask"; target: Target; patch: TaskFields; version: VersionChoice }
+  | { kind: "deleteTask"; target: Target; version: VersionChoice }
   | { kind: "createList"; name: string }
-  | { kind: "updateList"; target: Target; name: string }
-  | { kind: "deleteList"; target: Target }
+  | { kind: "updateList"; target: Target; name: string; version: VersionChoice }
+  | { kind: "deleteList"; target: Target; version: VersionChoice }
   | { kind: "snapshot"; task: Target; list: Target }
   | { kind: "readTask"; targets: Target[] }
   | { kind: "filter"; filter: Filter; order: number }
@@ -185,6 +194,24 @@ export function kindOf(model: Model, actor: number, id: string | undefined, tabl
   return (table === "tasks" ? model.deletedTasks : model.deletedLists).includes(id) ? "deleted" : "random";
 }
 
+/** The version a row is at, whoever owns it; undefined for a deleted or never existing row. */
+export function versionOf(model: Model, id: string, table: "tasks" | "lists"): number | undefined {
+  for (const user of model.users) {
+    const row = user[table].get(id);
+    if (row) return row.version;
+  }
+  return undefined;
+}
+
+/** The expectedVersion to send for a row at `current` (undefined: not the model's), or undefined for none. */
+export function versionToSend(choice: VersionChoice, current: number | undefined): number | undefined {
+  if (choice.send === "none") return undefined;
+  const known = current ?? 1;
+  if (choice.send === "current") return known;
+  // Any other number: an earlier version when there is one, otherwise one the row has not reached.
+  return choice.n % 2 === 0 && known > 1 ? 1 + (choice.n % (known - 1)) : known + 1 + (choice.n % 3);
+}
+
 // ---------------------------------------------------------------------------
 // What each operation should do
 // ---------------------------------------------------------------------------
@@ -192,7 +219,16 @@ export function kindOf(model: Model, actor: number, id: string | undefined, tabl
 export type Expected =
   | { ok: true }
   | { ok: false; code: "NOT_FOUND" | "BAD_USER_INPUT" }
-  | { ok: false; code: "VALIDATION_FAILED"; fields: string[] };
+  | { ok: false; code: "VALIDATION_FAILED"; fields: string[] }
+  | { ok: false; code: "CONFLICT"; currentVersion: number };
+
+/**
+ * A write to one of the actor's own rows that sent another version than the row's:
+ * whatever NOT_FOUND would have been (the row is not matched), but CONFLICT with
+ * the row's version. What is refused before the row is looked for stays refused.
+ */
+export const asConflict = (invisible: Expected, currentVersion: number): Expected =>
+  !invisible.ok && invisible.code === "NOT_FOUND" ? { ok: false, code: "CONFLICT", currentVersion } : invisible;
 
 /** The outcome of writing `fields` to a task the actor owns (or creates), by the documented rules. */
 export function expectTaskWrite(user: UserState, fields: TaskFields, listId: string | null | undefined): Expected {
@@ -251,6 +287,7 @@ export const viewTask = (user: UserState, t: TaskRow) => ({
   listId: t.listId,
   createdAt: t.createdAt,
   updatedAt: t.updatedAt,
+  version: t.version,
 });
 export const viewList = (user: UserState, l: ListRow) => ({
   id: nodeId("List", l.rowId),
@@ -259,6 +296,7 @@ export const viewList = (user: UserState, l: ListRow) => ({
   name: l.name,
   createdAt: l.createdAt,
   updatedAt: l.updatedAt,
+  version: l.version,
 });
 
 export const byRowId = <T extends { rowId: string }>(a: T, b: T) =>
