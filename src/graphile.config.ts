@@ -15,6 +15,7 @@ import type { AppConfig } from "./config";
 import { makeMaskError } from "./errors/mask";
 import { makeDefaultPagePlugin } from "./graphql/defaultPage";
 import { HavingResultTypePlugin } from "./graphql/havingTypes";
+import { makeIdempotencyPlugin } from "./graphql/idempotency";
 import { makeLimitsPlugin } from "./graphql/limits";
 import { makeRowBudget } from "./graphql/rowBudget";
 import { makeMaskingPlugin } from "./graphql/masking";
@@ -77,6 +78,9 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
           burst: Math.max(limits.cost, limits.subscriptionCost),
         }),
       }),
+      // After the limits (a refused operation claims no key), before the response plugin, so its
+      // processRequest sees the final status and body (503, 429) before recording them.
+      makeIdempotencyPlugin({ share, log }),
       makeMaskingPlugin(maskError),
       makeResponsePlugin(maskError, { maxResponseBytes: config.maxResponseBytes }),
     ],

@@ -26,6 +26,10 @@ const CATALOGUE = {
   /** Retry-After is the rate limiter's own, counted to the end of the window (http/protection.ts). */
   RATE_LIMITED: { retryable: true },
   UNTRUSTED_DOCUMENT: {},
+  /** An Idempotency-Key sent again with a different operation or variables (HTTP 422). */
+  IDEMPOTENCY_KEY_REUSED: {},
+  /** An Idempotency-Key whose first request is still running (HTTP 409); its response comes on a retry. */
+  IDEMPOTENCY_KEY_IN_USE: { retryable: true, retryAfterSeconds: 1 },
   TIMEOUT: { retryable: true },
   UNAVAILABLE: { retryable: true, retryAfterSeconds: 5 },
   INTERNAL: {},
