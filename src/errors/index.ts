@@ -46,7 +46,7 @@ export const retryAfterSeconds = (code: ErrorCode): number | undefined => RULES[
 
 /** What an error may carry besides its code (docs/errors.md, "extra fields"); a type, so it fits GraphQLError's extensions. */
 export type ErrorExtras = {
-  /** The input field at fault (VALIDATION_FAILED). */
+  /** The input field at fault (VALIDATION_FAILED), or the header (BAD_USER_INPUT for a malformed Idempotency-Key). */
   field?: string;
   /** The limit that was exceeded (LIMIT_EXCEEDED). */
   limit?: string;
