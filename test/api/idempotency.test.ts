@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { startApi, type TestApi } from "../support/api";
-import { useSqlSession } from "../support/sql";
+import { SqlSession, useSqlSession } from "../support/sql";
 import { newUser, type User } from "../support/tokens";
 
 const CREATE = `mutation Create($task: TaskInput!) { createTask(input: { task: $task }) { task { rowId title } } }`;
@@ -226,6 +226,44 @@ describe("Idempotency-Key on mutations", () => {
     const retry = await send(api, alice, request, key);
     expect(retry.text).toBe(first.text);
     expect(await tasksTitled(alice.sub, title)).toBe(1);
+  });
+
+  it("keeps nothing of a mutation whose response says to retry (TIMEOUT): no row, no key; the retry runs afresh", async () => {
+    const slow = await startApi({ env: { STATEMENT_TIMEOUT_MS: "300" } });
+    const alice = await newUser("idem-timeout");
+    const key = randomUUID();
+    const title = `timed out ${key}`;
+    const created = await send(slow, alice, { query: CREATE, variables: { task: { title: "blocker" } } });
+    const blockerId = created.body.data.createTask.task.rowId as string;
+    const request = {
+      query: `mutation Both($task: TaskInput!, $id: UUID!) {
+        a: createTask(input: { task: $task }) { task { rowId } }
+        b: updateTask(input: { rowId: $id, patch: { title: "changed" } }) { task { rowId } }
+      }`,
+      variables: { task: { title }, id: blockerId },
+    };
+    // Another session holds the row the second field updates, until the statement times out.
+    const holder = await SqlSession.open({ autocommit: true });
+    try {
+      await holder.query("begin");
+      await holder.query("select 1 from app_public.tasks where id = $1 for update", [blockerId]);
+      const first = await send(slow, alice, request, key);
+      expect(first.body.errors?.[0]?.extensions?.code).toBe("TIMEOUT");
+      expect(first.body.data).toBeNull(); // field `a` ran, but was rolled back with the rest
+      await holder.query("rollback");
+      expect(await tasksTitled(alice.sub, title)).toBe(0);
+      const keys = await db().query("select 1 from app_hidden.idempotency_keys where user_id = $1", [alice.sub]);
+      expect(keys).toEqual([]);
+
+      const retry = await send(slow, alice, request, key);
+      expect(retry.status).toBe(200);
+      expect(retry.headers.get("idempotent-replayed")).toBeNull();
+      expect(retry.body.errors).toBeUndefined();
+      expect(await tasksTitled(alice.sub, title)).toBe(1);
+    } finally {
+      await holder.close();
+      await slow.close();
+    }
   });
 
   it("ignores a key on a query, and an anonymous caller's key (no write either way)", async () => {
