@@ -161,13 +161,13 @@ describe("Idempotency-Key on mutations", () => {
     expect(await tasksTitled(bob.sub, title)).toBe(1);
   });
 
-  it("writes exactly once when the connection dies before the response, and the retry gets the response", async () => {
-    const alice = await newUser("idem-killed");
-    const key = randomUUID();
-    const title = `lost response ${key}`;
-    const body = JSON.stringify({ query: CREATE, variables: { task: { title } } });
-    // Send the whole request, then destroy the socket at once: the client never reads an answer.
-    await new Promise<void>((resolve) => {
+  /**
+   * Sends a keyed mutation over a raw socket and destroys it: `after: "sent"` as soon as the
+   * request is written (the server may or may not get to run it), `after: "head"` when the
+   * response starts (so the mutation committed) — either way the client never reads an answer.
+   */
+  function sendAndHangUp(user: User, key: string, body: string, after: "sent" | "head"): Promise<void> {
+    return new Promise<void>((resolve) => {
       const url = new URL(`${api.url}/graphql`);
       const req = httpRequest({
         host: url.hostname,
@@ -177,31 +177,64 @@ describe("Idempotency-Key on mutations", () => {
         headers: {
           "content-type": "application/json",
           "content-length": Buffer.byteLength(body),
-          authorization: `Bearer ${alice.token}`,
+          authorization: `Bearer ${user.token}`,
           "idempotency-key": key,
         },
       });
       req.on("error", () => resolve());
-      req.end(body, () => {
+      req.on("response", () => {
         req.destroy();
         resolve();
       });
+      req.end(body, () => {
+        if (after === "sent") {
+          req.destroy();
+          resolve();
+        }
+      });
     });
-    // The server finishes the mutation on its own; wait until its key is recorded (or give up).
-    for (let i = 0; i < 100; i++) {
-      const { n } = await db().one<{ n: string }>(
-        "select count(*) as n from app_hidden.idempotency_keys where user_id = $1 and key = $2",
-        [alice.sub, key],
-      );
-      if (n === "1") break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  }
 
-    const retry = await send(api, alice, JSON.parse(body), key);
+  /** Retries as a client would: again after Retry-After while the first attempt still runs (409). */
+  async function retryUntilAnswered(user: User, request: unknown, key: string): Promise<Sent> {
+    for (;;) {
+      const answer = await send(api, user, request, key);
+      if (answer.status !== 409) return answer;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  it("replays, and writes once, when the response to a mutation that committed is lost", async () => {
+    const alice = await newUser("idem-lost");
+    const key = randomUUID();
+    const title = `lost response ${key}`;
+    const request = { query: CREATE, variables: { task: { title } } };
+
+    await sendAndHangUp(alice, key, JSON.stringify(request), "head");
+    const retry = await retryUntilAnswered(alice, request, key);
+
     expect(retry.status).toBe(200);
     expect(retry.headers.get("idempotent-replayed")).toBe("true");
     expect(retry.body.data.createTask.task.title).toBe(title);
     expect(await tasksTitled(alice.sub, title)).toBe(1);
+  });
+
+  it("writes exactly once when the connection is killed right after sending, whatever the server got to do", async () => {
+    const alice = await newUser("idem-killed");
+    const key = randomUUID();
+    const title = `killed ${key}`;
+    const request = { query: CREATE, variables: { task: { title } } };
+
+    await sendAndHangUp(alice, key, JSON.stringify(request), "sent");
+    const retry = await retryUntilAnswered(alice, request, key);
+
+    expect(retry.status).toBe(200);
+    expect(retry.body.data.createTask.task.title).toBe(title);
+    expect(await tasksTitled(alice.sub, title)).toBe(1);
+    // And from now on, whichever attempt ran, the key answers with that one response.
+    const again = await send(api, alice, request, key);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body.data.createTask.task.rowId).toBe(retry.body.data.createTask.task.rowId);
   });
 
   it("records a mutation that failed on the caller's input, and replays that failure", async () => {
