@@ -299,6 +299,23 @@ describe("Idempotency-Key on mutations", () => {
     }
   });
 
+  it("holds one place in the caller's fair share for the whole keyed mutation, so a share of one cannot deadlock it", async () => {
+    const narrow = await startApi({ env: { DATABASE_CONNECTIONS_PER_USER: "1", DATABASE_SHARE_WAIT_MS: "5000" } });
+    try {
+      const alice = await newUser("idem-share");
+      const key = randomUUID();
+      const title = `one share ${key}`;
+      const request = { query: TWO_CREATES, variables: { a: { title }, b: { title } } };
+      // The claim, two fields and the record all run on the connection the request holds.
+      const answers = await Promise.all([0, 1, 2].map(() => send(narrow, alice, request, key)));
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200]);
+      expect(answers.filter((a) => a.headers.get("idempotent-replayed") === null)).toHaveLength(1);
+      expect(await tasksTitled(alice.sub, title)).toBe(2);
+    } finally {
+      await narrow.close();
+    }
+  });
+
   it("ignores a key on a query, and an anonymous caller's key (no write either way)", async () => {
     const alice = await newUser("idem-query");
     const key = randomUUID();
