@@ -59,11 +59,6 @@ export class RequestTransaction {
 
   constructor(private readonly reserve: () => Promise<() => void>) {}
 
-  /** Whether the transaction has begun (and so must be ended). */
-  get began(): boolean {
-    return this.client !== undefined;
-  }
-
   private serially<T>(step: () => Promise<T>): Promise<T> {
     const result = this.queue.then(step);
     this.queue = result.catch(() => {});
