@@ -9,6 +9,7 @@ import express from "express";
 import type { Pool } from "pg";
 import { authenticate } from "./auth/middleware";
 import { graphqlBody } from "./http/body";
+import { idempotencyKey } from "./http/idempotencyKey";
 import { fallbacks } from "./http/fallbacks";
 import { healthRoutes } from "./http/health";
 import { makeObservability } from "./http/observability";
@@ -78,6 +79,7 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
     authenticate(verifier, log),
     rateLimits(config.rateLimits),
     ...graphqlBody(config.limits.bodyBytes),
+    idempotencyKey(),
     observability.operationName,
   );
   const graphql = await mountGraphQL(app, server, { config, pool, listenPool, verifier, log });

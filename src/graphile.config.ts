@@ -16,6 +16,7 @@ import { makeMaskError } from "./errors/mask";
 import { CountAggregatePlugin } from "./graphql/countAggregate";
 import { makeDefaultPagePlugin } from "./graphql/defaultPage";
 import { HavingResultTypePlugin } from "./graphql/havingTypes";
+import { makeIdempotencyPlugin } from "./graphql/idempotency";
 import { makeLimitsPlugin } from "./graphql/limits";
 import { makeRowBudget } from "./graphql/rowBudget";
 import { makeMaskingPlugin } from "./graphql/masking";
@@ -83,6 +84,9 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
           burst: Math.max(limits.cost, limits.subscriptionCost),
         }),
       }),
+      // After the limits (a refused operation claims no key), before the response plugin, so its
+      // processRequest sees the final status and body (503, 429) before recording them.
+      makeIdempotencyPlugin({ share, log }),
       makeMaskingPlugin(maskError),
       makeResponsePlugin(maskError, { maxResponseBytes: config.maxResponseBytes }),
     ],

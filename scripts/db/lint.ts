@@ -14,7 +14,7 @@ import { Client, type ClientBase } from "pg";
 import { runCommand, withDevDatabase } from "./command";
 
 /** The schemas our migrations create, all of which `npm run db:lint` checks. */
-export const APP_SCHEMAS = ["app_public", "app_private", "app_meta"];
+export const APP_SCHEMAS = ["app_public", "app_private", "app_meta", "app_hidden"];
 
 export interface Finding {
   rule: string;

@@ -17,6 +17,7 @@ import type { IncomingMessage } from "node:http";
 import { ipKeyGenerator } from "express-rate-limit";
 import type { Identity } from "../auth/identity";
 import { ApiError } from "../errors";
+import { currentRequest } from "../http/requestContext";
 
 /** Sent as Retry-After with a refusal: a share frees up as soon as one of the caller's statements ends. */
 export const SHARE_RETRY_AFTER_SECONDS = 1;
@@ -49,6 +50,8 @@ export class ShareExceededError extends ApiError {
 export interface FairShare {
   /** Runs `operation` holding one place in `key`'s share; throws ShareExceededError when none comes free in time. */
   run<T>(key: string, operation: () => Promise<T>): Promise<T>;
+  /** Takes one place in `key`'s share until the returned function is called (a request-held transaction). */
+  hold(key: string): Promise<() => void>;
   /** Operations refused so far (for metrics). */
   refusals(): number;
   /** Keys with an operation holding or waiting; for tests: idle keys keep no state. */
@@ -107,6 +110,14 @@ export function makeFairShare({ perKey, waitMs, maxWaiting }: FairShareOptions):
         release(key);
       }
     },
+    async hold(key) {
+      await acquire(key);
+      let released = false;
+      return () => {
+        if (!released) release(key);
+        released = true;
+      };
+    },
     refusals: () => refused,
     activeKeys: () => shares.size,
   };
@@ -114,9 +125,16 @@ export function makeFairShare({ perKey, waitMs, maxWaiting }: FairShareOptions):
 
 type WithPgClient = Grafast.Context["withPgClient"];
 
-/** A withPgClient whose every call (an HTTP operation's query, a subscription event's re-read) counts against `key`'s share. */
+/**
+ * A withPgClient whose every call (an HTTP operation's query, a subscription event's re-read) counts
+ * against `key`'s share — except inside a request-held transaction, which holds one place for its
+ * whole life (db/requestTransactions.ts) and would otherwise queue behind itself.
+ */
 export function withinShare(share: FairShare, key: string, withPgClient: WithPgClient): WithPgClient {
-  return (pgSettings, callback) => share.run(key, () => withPgClient(pgSettings, callback));
+  return (pgSettings, callback) =>
+    currentRequest()?.transaction
+      ? withPgClient(pgSettings, callback)
+      : share.run(key, () => withPgClient(pgSettings, callback));
 }
 
 /**

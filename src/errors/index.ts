@@ -26,6 +26,10 @@ const CATALOGUE = {
   /** Retry-After is the rate limiter's own, counted to the end of the window (http/protection.ts). */
   RATE_LIMITED: { retryable: true },
   UNTRUSTED_DOCUMENT: {},
+  /** An Idempotency-Key sent again with a different operation or variables (HTTP 422). */
+  IDEMPOTENCY_KEY_REUSED: {},
+  /** An Idempotency-Key whose first request is still running (HTTP 409); its response comes on a retry. */
+  IDEMPOTENCY_KEY_IN_USE: { retryable: true, retryAfterSeconds: 1 },
   TIMEOUT: { retryable: true },
   UNAVAILABLE: { retryable: true, retryAfterSeconds: 5 },
   INTERNAL: {},
@@ -42,7 +46,7 @@ export const retryAfterSeconds = (code: ErrorCode): number | undefined => RULES[
 
 /** What an error may carry besides its code (docs/errors.md, "extra fields"); a type, so it fits GraphQLError's extensions. */
 export type ErrorExtras = {
-  /** The input field at fault (VALIDATION_FAILED). */
+  /** The input field at fault (VALIDATION_FAILED), or the header (BAD_USER_INPUT for a malformed Idempotency-Key). */
   field?: string;
   /** The limit that was exceeded (LIMIT_EXCEEDED). */
   limit?: string;

@@ -10,6 +10,7 @@ import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import type { TokenVerifier } from "../auth/jwt";
 import type { AppConfig } from "../config";
+import { startIdempotencyPurge } from "../db/idempotency";
 import { makePreset } from "../graphile.config";
 import type { Stoppable } from "../http/shutdown";
 import type { Logger } from "../logger";
@@ -51,11 +52,14 @@ export async function mountGraphQL(
     limits: config.websocket,
   });
   server.on("upgrade", subscriptions.handleUpgrade);
+  // Expired idempotency keys go without a manual step; every instance purges (the statement is idempotent).
+  const purge = startIdempotencyPurge(pool, config.roles.user, log);
 
   return {
     // Subscriptions have no end to wait for: their sockets close now (1001), clients reconnect elsewhere.
     closeConnections: () => subscriptions.close(),
     async release() {
+      purge.stop();
       await serv.release(); // releases the PostGraphile instance too
       pgSubscriber.release(); // and the LISTEN connection, back to its pool
     },

@@ -22,8 +22,8 @@ export function corsPolicy(origins: AppConfig["corsOrigins"]) {
   return cors({
     origin: origins === undefined ? false : origins === "reflect" ? true : origins,
     methods: ["GET", "POST", "OPTIONS"],
-    allowedHeaders: ["Authorization", "Content-Type", "Accept", "X-Request-Id"],
-    exposedHeaders: ["X-Request-Id", "Retry-After", "Server-Timing"],
+    allowedHeaders: ["Authorization", "Content-Type", "Accept", "X-Request-Id", "Idempotency-Key"],
+    exposedHeaders: ["X-Request-Id", "Retry-After", "Server-Timing", "Idempotent-Replayed"],
     maxAge: 600,
   });
 }

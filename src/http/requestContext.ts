@@ -8,6 +8,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import type { ErrorCode } from "../errors";
+import type { RequestTransaction } from "../db/requestTransactions";
+import type { IdempotentRequest } from "../graphql/idempotency";
 
 export interface RequestState {
   id: string;
@@ -24,6 +26,13 @@ export interface RequestState {
   authMs: number;
   /** Milliseconds inside the request's database transactions, begin to end (db/requestTransactions.ts). */
   dbMs: number;
+  /** The request's Idempotency-Key, when a signed-in caller sent a valid one (http/idempotencyKey.ts, graphql/idempotency.ts). */
+  idempotency?: IdempotentRequest;
+  /**
+   * One transaction for the whole operation, when it needs one (a mutation with an
+   * Idempotency-Key): every withPgClient call of the request runs in it.
+   */
+  transaction?: RequestTransaction;
 }
 
 const storage = new AsyncLocalStorage<RequestState>();

@@ -5,10 +5,14 @@
  * database (read as the superuser) confirms.
  */
 import { execFile } from "node:child_process";
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Client } from "pg";
+import { makeClient, run as runOperation } from "../../examples/client/src/client";
+import { CreateTask } from "../../examples/client/src/operations";
 import { writeTrustedDocuments } from "../../examples/client/src/trustedDocuments";
 import { ROOT_DIR } from "../../src/paths";
 import { startApi, type TestApi } from "../support/api";
@@ -202,4 +206,57 @@ describe("against a server that runs only trusted documents", () => {
       { step: "failed", code: "UNTRUSTED_DOCUMENT", message: expect.any(String) },
     ]);
   });
+});
+
+/**
+ * A proxy in front of the API that forwards every request but, for the first `drop`, throws the
+ * answer away and destroys the client's socket: the mutation ran, its response was lost.
+ */
+async function lossyProxy(target: string, drop: number) {
+  const seen: IncomingHttpHeaders[] = [];
+  const server: Server = createServer((req, res) => {
+    seen.push(req.headers);
+    const dropThis = seen.length <= drop;
+    const upstream = httpRequest(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      if (dropThis) {
+        answer.resume();
+        answer.on("end", () => res.socket?.destroy());
+        return;
+      }
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`,
+    seen,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+it("sends every mutation with a fresh Idempotency-Key and retries a lost answer with the same key: one write", async () => {
+  const { sub, token } = await newUser("lossy");
+  const proxy = await lossyProxy(api.url, 1);
+  try {
+    const client = makeClient({ url: proxy.url, token });
+    const title = `retried ${sub}`;
+
+    const { createTask } = await runOperation(client, CreateTask, { task: { title } }, { backoffMs: 10 });
+
+    expect(createTask?.task?.title).toBe(title);
+    expect(proxy.seen).toHaveLength(2);
+    const [first, retry] = proxy.seen.map((headers) => headers["idempotency-key"]);
+    expect(first).toMatch(/^[0-9a-f-]{36}$/);
+    expect(retry).toBe(first);
+    const { rows } = await db.query("select id from app_public.tasks where user_id = $1 and title = $2", [sub, title]);
+    expect(rows).toEqual([{ id: createTask?.task?.rowId }]);
+
+    // The next mutation is a new change: a new key.
+    await runOperation(client, CreateTask, { task: { title: `${title} 2` } });
+    expect(proxy.seen[2]?.["idempotency-key"]).not.toBe(first);
+  } finally {
+    await proxy.close();
+  }
 });

@@ -18,7 +18,10 @@
  *     with the row's currentVersion for an outdated version of your own row,
  *     VALIDATION_FAILED with its field, BAD_USER_INPUT for a NUL character):
  *     anything else — INTERNAL, FORBIDDEN, a success that should have failed —
- *     fails the run, and fast-check shrinks it to a short sequence of operations.
+ *     fails the run, and fast-check shrinks it to a short sequence of operations;
+ *  5. a third of the mutations carry an Idempotency-Key and are sent again with it: the
+ *     retry must be the first response, marked as a replay, and the database check
+ *     after it proves it wrote nothing.
  *
  * Some users act alone, some at once (a Burst: one request each, concurrently, through
  * the API's shared connection pool). Each run starts from four fresh users
@@ -168,6 +171,7 @@ it(`keeps every user's rows to themselves through ${TARGET_OPERATIONS} random op
     "readTask/own",
     "readTask/foreign",
     "snapshot/task:foreign",
+    "idempotent retry: replayed",
   ];
   if (!path && TARGET_OPERATIONS >= 10_000) expect(tried.filter((key) => !stats.outcomes[key])).toEqual([]);
 });

@@ -1,7 +1,11 @@
 /**
  * The urql client the example uses, and the one way it turns a failed operation into
- * an error that carries the API's stable `extensions.code` (docs/errors.md).
+ * an error that carries the API's stable `extensions.code` (docs/errors.md). Every
+ * mutation carries a fresh `Idempotency-Key`, and one whose answer was lost (a network
+ * error) or whose first attempt is still running (IDEMPOTENCY_KEY_IN_USE) is sent again
+ * with the same key: the API runs it at most once and replays its response.
  */
+import { randomUUID } from "node:crypto";
 import {
   Client,
   fetchExchange,
@@ -24,6 +28,14 @@ export interface ClientOptions {
    * running with TRUSTED_DOCUMENTS_DIR; the hashes come from the generated documents.
    */
   persisted?: boolean;
+}
+
+/** How `run` retries a mutation with the same Idempotency-Key. */
+export interface RetryOptions {
+  /** Attempts in all, the first included. */
+  attempts?: number;
+  /** Wait before the first retry; doubled each time. */
+  backoffMs?: number;
 }
 
 /** A failed operation: `code` is the API's `extensions.code`, or NETWORK_ERROR when no answer came back. */
@@ -57,11 +69,25 @@ const persistedDocumentsExchange: Exchange = mapExchange({
   },
 });
 
+/** Sends an operation's `idempotencyKey` (from its context) as the Idempotency-Key header. */
+const idempotencyKeyExchange: Exchange = mapExchange({
+  onOperation(operation) {
+    const key = operation.context.idempotencyKey;
+    if (typeof key !== "string") return operation;
+    const base = operation.context.fetchOptions;
+    const options = (typeof base === "function" ? base() : base) ?? {};
+    return makeOperation(operation.kind, operation, {
+      ...operation.context,
+      fetchOptions: { ...options, headers: { ...(options.headers as Record<string, string>), "idempotency-key": key } },
+    });
+  },
+});
+
 export function makeClient({ url, token, persisted = false }: ClientOptions): Client {
   return new Client({
     url,
     // A command-line program reads each answer once: no cache, every operation goes to the API.
-    exchanges: persisted ? [persistedDocumentsExchange, fetchExchange] : [fetchExchange],
+    exchanges: [...(persisted ? [persistedDocumentsExchange] : []), idempotencyKeyExchange, fetchExchange],
     requestPolicy: "network-only",
     // The API takes GraphQL only as POST (urql would send short queries as GET).
     preferGetMethod: false,
@@ -85,17 +111,32 @@ export function dataOf<Data, Variables extends AnyVariables>(result: OperationRe
   return result.data;
 }
 
-/** Runs a query or mutation typed by its generated document. */
+/** Worth sending again with the same key: no answer came back, or the first attempt is still running. */
+function sendAgain(result: OperationResult): boolean {
+  const error = result.error;
+  if (!error) return false;
+  if (error.graphQLErrors[0]?.extensions.code === "IDEMPOTENCY_KEY_IN_USE") return true;
+  return error.networkError !== undefined && error.graphQLErrors.length === 0;
+}
+
+/**
+ * Runs a query or mutation typed by its generated document. A mutation gets a fresh
+ * Idempotency-Key, kept for its retries: however many attempts reach the API, it writes once.
+ */
 export async function run<Data, Variables extends AnyVariables>(
   client: Client,
   document: TypedDocumentNode<Data, Variables>,
   variables: Variables,
+  { attempts = 4, backoffMs = 250 }: RetryOptions = {},
 ): Promise<Data> {
   const isMutation = document.definitions.some(
     (definition) => definition.kind === "OperationDefinition" && definition.operation === "mutation",
   );
-  const result = isMutation
-    ? await client.mutation(document, variables).toPromise()
-    : await client.query(document, variables).toPromise();
-  return dataOf(result);
+  if (!isMutation) return dataOf(await client.query(document, variables).toPromise());
+  const idempotencyKey = randomUUID();
+  for (let attempt = 1; ; attempt += 1) {
+    const result = await client.mutation(document, variables, { idempotencyKey }).toPromise();
+    if (attempt >= attempts || !sendAgain(result)) return dataOf(result);
+    await new Promise((resolve) => setTimeout(resolve, backoffMs * 2 ** (attempt - 1)));
+  }
 }

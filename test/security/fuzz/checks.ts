@@ -4,6 +4,7 @@
  * user's whole view, and the database itself as the superuser sees it. A mismatch
  * throws, and fast-check shrinks the run to a short sequence of operations.
  */
+import { createHash, randomUUID } from "node:crypto";
 import type fc from "fast-check";
 import type { Client } from "pg";
 import type { GraphQLResponse, TestApi } from "../../support/api";
@@ -691,13 +692,31 @@ export async function checkDatabase(model: Model, db: Client) {
   );
 }
 
-export async function send(api: TestApi, model: Model, prepared: Prepared) {
-  const { status, body } = await api.graphql(prepared.query, prepared.variables, {
-    token: model.users[prepared.actor]!.token,
-  });
+/**
+ * A `retried` mutation carries a fresh Idempotency-Key and is sent a second time with it,
+ * as a client whose answer was lost would: the retry must be the first answer, marked as a
+ * replay, and (checked by the caller against the database) write nothing. The others go
+ * without a key, the path most clients take.
+ */
+export async function send(api: TestApi, model: Model, prepared: Prepared, retried = false) {
+  const token = model.users[prepared.actor]!.token;
+  const headers: Record<string, string> = prepared.mutation && retried ? { "idempotency-key": randomUUID() } : {};
+  const { status, body } = await api.graphql(prepared.query, prepared.variables, { token, headers });
   if (status !== 200) fail(`HTTP ${status}`, { prepared, body });
+  if (prepared.mutation && retried) {
+    const retry = await api.graphql(prepared.query, prepared.variables, { token, headers });
+    stats.requests++;
+    if (retry.status !== status || retry.headers.get("idempotent-replayed") !== "true") {
+      fail(`retry not replayed: HTTP ${retry.status}`, { prepared, body: retry.body });
+    }
+    expectEqual(retry.body, body, "the replayed response");
+    stats.outcomes["idempotent retry: replayed"] = (stats.outcomes["idempotent retry: replayed"] ?? 0) + 1;
+  }
   return body;
 }
+
+/** Whether an action's mutation is also retried: a third of them, chosen by the action itself so a replayed run retries the same ones. */
+const retried = (action: Action) => createHash("sha256").update(json(action)).digest()[0]! % 3 === 0;
 
 function tally(prepared: Prepared) {
   stats.requests++;
@@ -712,7 +731,7 @@ export class Step implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(model: Model, real: Real) {
     const prepared = prepare(model, this.action);
-    const body = await send(real.api, model, prepared);
+    const body = await send(real.api, model, prepared, retried(this.action));
     tally(prepared);
     prepared.verify(body);
     if (prepared.mutation) await checkDatabase(model, real.db);
@@ -731,7 +750,7 @@ export class Burst implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(model: Model, real: Real) {
     const prepared = this.actions.map((action) => prepare(model, action));
-    const bodies = await Promise.all(prepared.map((p) => send(real.api, model, p)));
+    const bodies = await Promise.all(prepared.map((p, i) => send(real.api, model, p, retried(this.actions[i]!))));
     for (const [i, p] of prepared.entries()) {
       tally(p);
       p.verify(bodies[i]!);
