@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:http";
 import express from "express";
 import type { Pool } from "pg";
 import { authenticate } from "./auth/middleware";
+import { watchRevocations, withRevocations } from "./auth/revocation";
 import { graphqlBody } from "./http/body";
 import { fallbacks } from "./http/fallbacks";
 import { healthRoutes } from "./http/health";
@@ -20,6 +21,7 @@ import type { TokenVerifier } from "./auth/jwt";
 import type { AppConfig } from "./config";
 import { mountGraphQL } from "./graphql/mount";
 import type { Logger } from "./logger";
+import { makeListener } from "./realtime/listener";
 
 export interface AppDeps {
   config: AppConfig;
@@ -45,7 +47,16 @@ export interface App {
   close(options?: { drainMs?: number; graceMs?: number }): Promise<void>;
 }
 
-export async function makeApp({ config, pool, listenPool = pool, verifier, log }: AppDeps): Promise<App> {
+/** How long start-up waits for the revocation cut-offs; past it, requests check them in the database. */
+const REVOCATIONS_START_WAIT_MS = 5_000;
+
+export async function makeApp({ config, pool, listenPool = pool, verifier: tokens, log }: AppDeps): Promise<App> {
+  // One LISTEN connection: live updates and revocation cut-offs (auth/revocation.ts) share it.
+  const listener = makeListener(listenPool);
+  const revocations = watchRevocations({ pool, subscriber: listener.subscriber, log });
+  listener.onLost(() => revocations.distrust());
+  // Every token, on HTTP and WebSocket, fresh or cached, is then held against its user's cut-off.
+  const verifier = withRevocations(tokens, revocations);
   const app = express();
   app.disable("x-powered-by");
   if (config.trustProxy > 0) app.set("trust proxy", config.trustProxy);
@@ -65,6 +76,7 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
       probeRole: config.roles.anonymous,
       expectedMigration: latestCommittedMigrationHash(),
       keysReady: verifier.ready,
+      revocationsLoaded: revocations.loaded,
       shuttingDown: shutdown.draining,
       log,
     }),
@@ -80,8 +92,14 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
     ...graphqlBody(config.limits.bodyBytes),
     observability.operationName,
   );
-  const graphql = await mountGraphQL(app, server, { config, pool, listenPool, verifier, log });
+  const graphql = await mountGraphQL(app, server, { config, pool, listener, verifier, revocations, log });
   app.use(...fallbacks(log));
+  // Readiness waits for the cut-offs too; until they are loaded, each request asks the database.
+  const loaded = await Promise.race([
+    revocations.whenTrusted().then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), REVOCATIONS_START_WAIT_MS).unref()),
+  ]);
+  if (!loaded) log.warn("revocation cut-offs not loaded yet; checking them in the database per request meanwhile");
 
   return { server, close: (options = {}) => shutdown.stop(options, graphql) };
 }

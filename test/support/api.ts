@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Pool } from "pg";
 import { makePool } from "../../src/db/pool";
@@ -21,6 +22,10 @@ export interface GraphQLResponse {
 export interface TestApi {
   url: string;
   pool: Pool;
+  /** The LISTEN connection's own pool (live updates and revocation cut-offs). */
+  listenPool: Pool;
+  /** The LISTEN connection's application_name, unique to this API: finds its backend in pg_stat_activity. */
+  listenerName: string;
   /** Connections the API's pool handed out (its 'acquire' events). */
   connections(): number;
   /** Log lines the API wrote, parsed. */
@@ -44,6 +49,8 @@ export interface ApiOptions {
   poolSize?: number;
   /** Connect somewhere else than the test database directly (e.g. through PgBouncer). */
   authUrl?: string;
+  /** Where the LISTEN connection goes (LISTEN_DATABASE_URL); by default the test database directly. */
+  listenUrl?: string;
   /** Overrides of the environment's defaults, e.g. { MAX_PAGE_SIZE: "5" }. */
   env?: Record<string, string>;
 }
@@ -67,9 +74,16 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
   // Counts every connection the API takes from its pool: a rejected token must never take one.
   let acquired = 0;
   pool.on("acquire", () => (acquired += 1));
+  // As in production (server.ts): the LISTEN connection has a pool of its own, outside any pooler.
+  const listenPool = makePool(
+    options.listenUrl ?? testDb.authUrl,
+    { size: 1, acquireTimeoutMs: config.poolTimeoutMs },
+    log,
+  );
   const app: App = await makeApp({
     config,
     pool,
+    listenPool,
     verifier: makeTokenVerifier(options.jwt ?? userJwt(), log),
     log,
   });
@@ -78,6 +92,8 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
   return {
     url,
     pool,
+    listenPool,
+    listenerName,
     logs,
     connections: () => acquired,
     async graphql(query, variables, { token, headers = {} } = {}) {
@@ -99,11 +115,11 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
     },
     async close() {
       await app.close();
-      await pool.end();
+      await Promise.all([pool.end(), listenPool.end()]);
     },
     async closeGracefully(options) {
       await app.close(options);
-      await pool.end();
+      await Promise.all([pool.end(), listenPool.end()]);
     },
   };
 }
