@@ -28,11 +28,7 @@ it("passes the policy linter, over every table", async () => {
      where n.nspname = any($1) and c.relkind in ('r', 'p') order by 1`,
     [APP_SCHEMAS],
   );
-  expect(tables.map((t) => t.table)).toEqual([
-    "app_private.token_cutoffs",
-    "app_public.lists",
-    "app_public.tasks",
-  ]);
+  expect(tables.map((t) => t.table)).toEqual(["app_private.token_cutoffs", "app_public.lists", "app_public.tasks"]);
 });
 
 it("grants nothing to PUBLIC on the database itself", async () => {

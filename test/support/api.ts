@@ -75,11 +75,11 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
   let acquired = 0;
   pool.on("acquire", () => (acquired += 1));
   // As in production (server.ts): the LISTEN connection has a pool of its own, outside any pooler.
-  const listenPool = makePool(
-    options.listenUrl ?? testDb.authUrl,
-    { size: 1, acquireTimeoutMs: config.poolTimeoutMs },
-    log,
-  );
+  // Named, so a test can find (and kill) this API's listener among every other test API's.
+  const listenerName = `tasks-api-listener-${randomUUID()}`;
+  const listenUrl = new URL(options.listenUrl ?? testDb.authUrl);
+  listenUrl.searchParams.set("application_name", listenerName);
+  const listenPool = makePool(listenUrl.toString(), { size: 1, acquireTimeoutMs: config.poolTimeoutMs }, log);
   const app: App = await makeApp({
     config,
     pool,
