@@ -32,7 +32,7 @@ describe("the operator's revoke_tokens(user_id)", () => {
       "insert into app_private.token_cutoffs values ($1, date_trunc('second', now() + interval '1 hour'))",
       [alice],
     );
-    const [{ later }] = await db().query<{ later: string }>(
+    const { later } = await db().one<{ later: string }>(
       "select extract(epoch from date_trunc('second', now() + interval '1 hour'))::bigint as later",
     );
     await db().asOwner();
@@ -116,7 +116,7 @@ describe("a user's revoke_my_tokens()", () => {
     await db().query("select app_public.revoke_my_tokens()"); // again: harmless
 
     await db().asSuperuser();
-    const [{ now }] = await db().query<{ now: string }>(
+    const { now } = await db().one<{ now: string }>(
       "select extract(epoch from date_trunc('second', now()))::bigint as now",
     );
     expect(await db().query(CUTOFF, [alice])).toEqual([{ s: now }]);
@@ -164,7 +164,7 @@ describe("the announcement", () => {
     await writer().asUser(alice);
     await writer().query("select app_public.revoke_my_tokens()");
     await writer().query("commit");
-    const [{ s }] = await writer().query<{ s: string }>(CUTOFF, [alice]);
+    const { s } = await writer().one<{ s: string }>(CUTOFF, [alice]);
 
     // The listener hears its own ping after every notification committed before it.
     await writer().query("select pg_notify('token_cutoffs', 'ping:test')");
