@@ -24,12 +24,15 @@ import { type Claims, TokenError, type TokenVerifier } from "./jwt";
 /** The NOTIFY channel migration 000007's trigger announces cut-offs on. */
 export const CUTOFF_CHANNEL = "token_cutoffs";
 
-/** How long to wait for our own ping before sending another (the listener may still be connecting). */
-const PING_WAIT_MS = 1_000;
+/** How long to wait for our own ping before sending it again, doubling up to the last (about 3 s in all). */
+const PING_FIRST_WAIT_MS = 25;
+const PING_LAST_WAIT_MS = 1_600;
 /** Between failed attempts to catch up (the database itself is unreachable). */
 const RETRY_MS = 1_000;
 
 const CUTOFF_PAYLOAD = /^([0-9a-f]{48}):(\d+)$/;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /** The cut-offs cannot be checked: the copy is untrusted and the database does not answer. */
 export class RevocationsUnavailableError extends Error {
@@ -112,16 +115,25 @@ export function watchRevocations({ pool, subscriber, log }: RevocationDeps): Rev
     for (const listener of listeners) listener(key!, notBefore);
   }
 
-  /** True once our own notification came back: LISTEN is active, everything committed before is heard. */
+  /**
+   * True once our own notification came back: LISTEN is active, and everything committed before
+   * it has been heard. Re-sent at growing intervals, since LISTEN may not be active yet.
+   */
   async function ping(): Promise<boolean> {
     const nonce = randomUUID();
-    const back = new Promise<boolean>((resolve) => {
-      pings.set(nonce, () => resolve(true));
-      setTimeout(() => resolve(false), PING_WAIT_MS).unref();
-    });
+    let back = false;
+    const heardBack = new Promise<void>((resolve) =>
+      pings.set(nonce, () => {
+        back = true;
+        resolve();
+      }),
+    );
     try {
-      await pool.query("select pg_notify($1, $2)", [CUTOFF_CHANNEL, `ping:${nonce}`]);
-      return await back;
+      for (let wait = PING_FIRST_WAIT_MS; !back && alive && wait <= PING_LAST_WAIT_MS; wait *= 2) {
+        await pool.query("select pg_notify($1, $2)", [CUTOFF_CHANNEL, `ping:${nonce}`]);
+        await Promise.race([heardBack, sleep(wait)]);
+      }
+      return back;
     } finally {
       pings.delete(nonce);
     }
@@ -156,7 +168,7 @@ export function watchRevocations({ pool, subscriber, log }: RevocationDeps): Rev
         return;
       } catch (error) {
         log.warn({ err: error }, "revocations: cannot load cut-offs yet; retrying");
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS).unref());
+        await sleep(RETRY_MS);
       }
     }
   }

@@ -49,7 +49,7 @@ export interface ApiOptions {
   poolSize?: number;
   /** Connect somewhere else than the test database directly (e.g. through PgBouncer). */
   authUrl?: string;
-  /** Where the LISTEN connection goes (LISTEN_DATABASE_URL); by default the test database directly. */
+  /** Where the LISTEN connection goes (LISTEN_DATABASE_URL); by default `authUrl`. Never a transaction pooler. */
   listenUrl?: string;
   /** Overrides of the environment's defaults, e.g. { MAX_PAGE_SIZE: "5" }. */
   env?: Record<string, string>;
@@ -77,7 +77,7 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
   // As in production (server.ts): the LISTEN connection has a pool of its own, outside any pooler.
   // Named, so a test can find (and kill) this API's listener among every other test API's.
   const listenerName = `tasks-api-listener-${randomUUID()}`;
-  const listenUrl = new URL(options.listenUrl ?? testDb.authUrl);
+  const listenUrl = new URL(options.listenUrl ?? authUrl);
   listenUrl.searchParams.set("application_name", listenerName);
   const listenPool = makePool(listenUrl.toString(), { size: 1, acquireTimeoutMs: config.poolTimeoutMs }, log);
   const app: App = await makeApp({
