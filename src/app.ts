@@ -92,7 +92,14 @@ export async function makeApp({ config, pool, listenPool = pool, verifier: token
     ...graphqlBody(config.limits.bodyBytes),
     observability.operationName,
   );
-  const graphql = await mountGraphQL(app, server, { config, pool, listener, verifier, revocations, log });
+  const graphql = await mountGraphQL(app, server, { config, pool, listener, verifier, revocations, log }).catch(
+    (error: unknown) => {
+      // A failed start must not leave the cut-off watcher retrying and holding the LISTEN connection.
+      revocations.close();
+      listener.subscriber.release();
+      throw error;
+    },
+  );
   app.use(...fallbacks(log));
   // Readiness waits for the cut-offs too; until they are loaded, each request asks the database.
   const loaded = await Promise.race([

@@ -237,6 +237,28 @@ describe("while the LISTEN connection is lost", () => {
   });
 });
 
+describe("a socket opened while the LISTEN connection is lost", () => {
+  it("still closes (4401) when its user is revoked before the copy has caught up", async () => {
+    const own = await startApi();
+    others.push(own);
+    const old = await tokenFor(uniqueSub("alice"));
+    const lost = () => own.logs.some((l) => l.msg?.startsWith("revocations: LISTEN lost"));
+    await db.query(
+      `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name = $1`,
+      [own.listenerName],
+    );
+    await waitFor(lost, "the loss to be noticed");
+    const socket = connect(own, old); // checked in the database: no cut-off yet
+    await new Changes(socket.client, "taskChanged", own).live(old);
+
+    // Heard by NOTIFY if the listener is back by now, else found by the re-load: either way it ends.
+    await db.query("select app_private.revoke_tokens($1)", [old.sub]);
+    expect(await within(socket.closed, 5000, "the socket to close")).toEqual(
+      expect.objectContaining({ code: CLOSE_CODES.unauthorized, reason: "Token revoked: sign in again" }),
+    );
+  });
+});
+
 describe("the hot path", () => {
   it("adds no database round trip to a valid request, for a user with a cut-off or without", async () => {
     const sub = uniqueSub("alice");
