@@ -23,6 +23,8 @@ import { NotFoundPlugin } from "./graphql/notFound";
 import { SubscriptionsPlugin } from "./graphql/subscriptions";
 import { trustedDocumentsPreset } from "./graphql/trustedDocuments";
 import { makeResponsePlugin } from "./graphql/response";
+import { makeRevocationPlugin } from "./graphql/revocation";
+import type { Revocations } from "./auth/revocation";
 import type { Logger } from "./logger";
 import { changeChannelsFor } from "./realtime/channels";
 
@@ -31,6 +33,8 @@ export interface PresetOptions {
   pool: Pool;
   /** LISTENs for live updates on a connection of its own; without it, subscriptions are refused. */
   pgSubscriber?: PgSubscriber;
+  /** The revocation cut-offs; revokeMyTokens waits for this process to hear its own (graphql/revocation.ts). */
+  revocations?: Revocations;
   config: AppConfig;
   log: Logger;
 }
@@ -51,7 +55,7 @@ const FILTER_OPERATORS = [
   "overlaps",
 ];
 
-export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): GraphileConfig.Preset {
+export function makePreset({ pool, pgSubscriber, revocations, config, log }: PresetOptions): GraphileConfig.Preset {
   const { production, roles, limits } = config;
   const maskError = makeMaskError({ production, log });
   const statementTimeout = String(config.statementTimeoutMs);
@@ -79,6 +83,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       }),
       makeMaskingPlugin(maskError),
       makeResponsePlugin(maskError, { maxResponseBytes: config.maxResponseBytes }),
+      ...(revocations ? [makeRevocationPlugin(revocations)] : []),
     ],
     pgServices: [
       {

@@ -58,6 +58,12 @@ export interface Revocations {
   whenTrusted(): Promise<void>;
   /** The copy may be stale (the LISTEN connection was lost): check in the database until caught up. */
   distrust(): void;
+  /**
+   * Resolves once this process has heard everything committed before the call (its own ping came
+   * back), or at once while the copy is untrusted (the database is asked then anyway). A revocation
+   * waits for it, so the process that answered it refuses the old tokens from its very next request.
+   */
+  caughtUp(): Promise<void>;
   onCutoff(listener: CutoffListener): void;
   /** Stops listening (the subscriber itself is released by its owner). */
   close(): void;
@@ -223,6 +229,11 @@ export function watchRevocations({ pool, subscriber, log }: RevocationDeps): Rev
       if (!trusted) return;
       generation += 1;
       trusted = false;
+    },
+    async caughtUp() {
+      if (!trusted) return;
+      if (await ping()) log.debug("revocations: caught up");
+      else log.warn("revocations: did not hear our own ping; the LISTEN connection may be slow");
     },
     onCutoff: (listener) => void listeners.push(listener),
     close() {

@@ -39,7 +39,7 @@ export async function mountGraphQL(
     log.warn({ err: error }, "LISTEN connection lost; closing WebSockets so clients resubscribe");
     subscriptions?.interrupt();
   });
-  const pgl = postgraphile(makePreset({ pool, pgSubscriber, config, log }));
+  const pgl = postgraphile(makePreset({ pool, pgSubscriber, revocations, config, log }));
   // Build the schema now: grafserv is "ready" before it is, and a schema build that
   // fails on a request's watch (a connection killed mid-introspection) is not retried.
   await pgl.getSchema();

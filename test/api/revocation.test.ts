@@ -77,9 +77,13 @@ describe("revokeMyTokens", () => {
     const old = await tokenFor(sub);
     expect((await me(api, old)).status).toBe(200); // and now in the token cache
 
+    const caughtUp = () => api.logs.filter((l) => l.msg === "revocations: caught up").length;
+    const before = caughtUp();
     const { status, body } = await api.graphql(REVOKE, {}, { token: old.token });
     expect(status).toBe(200);
     expect(body).toEqual({ data: { revokeMyTokens: { clientMutationId: null } } });
+    // The answer came only after this process heard its own cut-off: the very next request is refused.
+    expect(caughtUp()).toBe(before + 1);
 
     const refused = await me(api, old);
     expect(refused.status).toBe(401);
