@@ -9,6 +9,7 @@
  *
  *   :DATABASE_OWNER          owns every object; migrations run as it; never the API.
  *   :DATABASE_AUTHENTICATOR  the API's login; NOINHERIT, so it holds no privilege
+ *                            (but reading revocation cut-offs, migration 000011)
  *                            until a request does `set local role` to one of:
  *   :DATABASE_USER           a request with a valid token;
  *   :DATABASE_ANONYMOUS      a request with no token.

@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:http";
 import express from "express";
 import type { Pool } from "pg";
 import { authenticate } from "./auth/middleware";
+import { watchRevocations, withRevocations } from "./auth/revocation";
 import { graphqlBody } from "./http/body";
 import { idempotencyKey } from "./http/idempotencyKey";
 import { fallbacks } from "./http/fallbacks";
@@ -21,6 +22,7 @@ import type { TokenVerifier } from "./auth/jwt";
 import type { AppConfig } from "./config";
 import { mountGraphQL } from "./graphql/mount";
 import type { Logger } from "./logger";
+import { makeListener } from "./realtime/listener";
 
 export interface AppDeps {
   config: AppConfig;
@@ -46,7 +48,16 @@ export interface App {
   close(options?: { drainMs?: number; graceMs?: number }): Promise<void>;
 }
 
-export async function makeApp({ config, pool, listenPool = pool, verifier, log }: AppDeps): Promise<App> {
+/** How long start-up waits for the revocation cut-offs; past it, requests check them in the database. */
+const REVOCATIONS_START_WAIT_MS = 5_000;
+
+export async function makeApp({ config, pool, listenPool = pool, verifier: tokens, log }: AppDeps): Promise<App> {
+  // One LISTEN connection: live updates and revocation cut-offs (auth/revocation.ts) share it.
+  const listener = makeListener(listenPool);
+  const revocations = watchRevocations({ pool, subscriber: listener.subscriber, log });
+  listener.onLost(() => revocations.distrust());
+  // Every token, on HTTP and WebSocket, fresh or cached, is then held against its user's cut-off.
+  const verifier = withRevocations(tokens, revocations);
   const app = express();
   app.disable("x-powered-by");
   if (config.trustProxy > 0) app.set("trust proxy", config.trustProxy);
@@ -66,6 +77,7 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
       probeRole: config.roles.anonymous,
       expectedMigration: latestCommittedMigrationHash(),
       keysNotReady: verifier.keys.notReady,
+      revocationsLoaded: revocations.loaded,
       shuttingDown: shutdown.draining,
       log,
     }),
@@ -82,8 +94,21 @@ export async function makeApp({ config, pool, listenPool = pool, verifier, log }
     idempotencyKey(),
     observability.operationName,
   );
-  const graphql = await mountGraphQL(app, server, { config, pool, listenPool, verifier, log });
+  const graphql = await mountGraphQL(app, server, { config, pool, listener, verifier, revocations, log }).catch(
+    (error: unknown) => {
+      // A failed start must not leave the cut-off watcher retrying and holding the LISTEN connection.
+      revocations.close();
+      listener.subscriber.release();
+      throw error;
+    },
+  );
   app.use(...fallbacks(log));
+  // Readiness waits for the cut-offs too; until they are loaded, each request asks the database.
+  const loaded = await Promise.race([
+    revocations.whenTrusted().then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), REVOCATIONS_START_WAIT_MS).unref()),
+  ]);
+  if (!loaded) log.warn("revocation cut-offs not loaded yet; checking them in the database per request meanwhile");
 
   return { server, close: (options = {}) => shutdown.stop(options, graphql) };
 }

@@ -27,6 +27,8 @@ import { VersionsPlugin } from "./graphql/versions";
 import { SubscriptionsPlugin } from "./graphql/subscriptions";
 import { trustedDocumentsPreset } from "./graphql/trustedDocuments";
 import { makeResponsePlugin } from "./graphql/response";
+import { makeRevocationPlugin } from "./graphql/revocation";
+import type { Revocations } from "./auth/revocation";
 import type { Logger } from "./logger";
 import { changeChannelsFor } from "./realtime/channels";
 
@@ -35,6 +37,8 @@ export interface PresetOptions {
   pool: Pool;
   /** LISTENs for live updates on a connection of its own; without it, subscriptions are refused. */
   pgSubscriber?: PgSubscriber;
+  /** The revocation cut-offs; revokeMyTokens waits for this process to hear its own (graphql/revocation.ts). */
+  revocations?: Revocations;
   config: AppConfig;
   log: Logger;
 }
@@ -55,7 +59,7 @@ const FILTER_OPERATORS = [
   "overlaps",
 ];
 
-export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): GraphileConfig.Preset {
+export function makePreset({ pool, pgSubscriber, revocations, config, log }: PresetOptions): GraphileConfig.Preset {
   const { production, roles, limits } = config;
   const maskError = makeMaskError({ production, log });
   const statementTimeout = String(config.statementTimeoutMs);
@@ -89,6 +93,7 @@ export function makePreset({ pool, pgSubscriber, config, log }: PresetOptions): 
       makeIdempotencyPlugin({ share, log }),
       makeMaskingPlugin(maskError),
       makeResponsePlugin(maskError, { maxResponseBytes: config.maxResponseBytes }),
+      ...(revocations ? [makeRevocationPlugin(revocations)] : []),
     ],
     pgServices: [
       {

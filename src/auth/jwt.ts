@@ -32,7 +32,9 @@ export type RejectionKind =
   | "issuer"
   | "audience"
   | "claim"
-  | "subject";
+  | "subject"
+  /** Issued before the user's revocation cut-off (auth/revocation.ts). */
+  | "revoked";
 
 export class TokenError extends Error {
   constructor(

@@ -12,6 +12,7 @@ import { bearerToken } from "./bearer";
 import { setIdentity } from "./identity";
 import { TokenError, type TokenVerifier } from "./jwt";
 import { KeysUnavailableError } from "./keys";
+import { RevocationsUnavailableError } from "./revocation";
 
 export function authenticate(verifier: TokenVerifier, log: Logger) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
@@ -36,6 +37,11 @@ export function authenticate(verifier: TokenVerifier, log: Logger) {
       if (error instanceof KeysUnavailableError) {
         log.error({ err: error }, "cannot verify tokens: no keys");
         const reason = "the identity provider's keys are unavailable; retry shortly";
+        return sendError(res, 503, "UNAVAILABLE", reason, { reason });
+      }
+      if (error instanceof RevocationsUnavailableError) {
+        log.error({ err: error }, "cannot check token revocations");
+        const reason = "cannot check whether the token was revoked right now; retry shortly";
         return sendError(res, 503, "UNAVAILABLE", reason, { reason });
       }
       next(error);

@@ -9,34 +9,38 @@ import type { Pool } from "pg";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import type { TokenVerifier } from "../auth/jwt";
+import type { Revocations } from "../auth/revocation";
 import type { AppConfig } from "../config";
 import { startIdempotencyPurge } from "../db/idempotency";
 import { makePreset } from "../graphile.config";
 import type { Stoppable } from "../http/shutdown";
 import type { Logger } from "../logger";
-import { makeListener } from "../realtime/listener";
+import type { Listener } from "../realtime/listener";
 import { makeSubscriptionServer, type SubscriptionServer } from "../realtime/websocket";
 
 export interface GraphQLDeps {
   config: AppConfig;
   pool: Pool;
-  /** Where the LISTEN connection comes from (a direct session connection, not a transaction pooler). */
-  listenPool: Pool;
+  /** The LISTEN connection (on a direct session connection, not a transaction pooler). */
+  listener: Listener;
+  /** Verifies a token and checks it against the revocation cut-offs. */
   verifier: TokenVerifier;
+  revocations: Revocations;
   log: Logger;
 }
 
 export async function mountGraphQL(
   app: Express,
   server: Server,
-  { config, pool, listenPool, verifier, log }: GraphQLDeps,
+  { config, pool, listener, verifier, revocations, log }: GraphQLDeps,
 ): Promise<Stoppable> {
   let subscriptions: SubscriptionServer | undefined;
-  const pgSubscriber = makeListener(listenPool, (error) => {
+  const pgSubscriber = listener.subscriber;
+  listener.onLost((error) => {
     log.warn({ err: error }, "LISTEN connection lost; closing WebSockets so clients resubscribe");
     subscriptions?.interrupt();
   });
-  const pgl = postgraphile(makePreset({ pool, pgSubscriber, config, log }));
+  const pgl = postgraphile(makePreset({ pool, pgSubscriber, revocations, config, log }));
   // Build the schema now: grafserv is "ready" before it is, and a schema build that
   // fails on a request's watch (a connection killed mid-introspection) is not retried.
   await pgl.getSchema();
@@ -54,6 +58,8 @@ export async function mountGraphQL(
   server.on("upgrade", subscriptions.handleUpgrade);
   // Expired idempotency keys go without a manual step; every instance purges (the statement is idempotent).
   const purge = startIdempotencyPurge(pool, config.roles.user, log);
+  // Sign out everywhere: the user's sockets holding a token issued before the new cut-off end now.
+  revocations.onCutoff((key, notBefore) => subscriptions.closeRevoked(key, notBefore));
 
   return {
     // Subscriptions have no end to wait for: their sockets close now (1001), clients reconnect elsewhere.
@@ -61,6 +67,7 @@ export async function mountGraphQL(
     async release() {
       purge.stop();
       await serv.release(); // releases the PostGraphile instance too
+      revocations.close();
       pgSubscriber.release(); // and the LISTEN connection, back to its pool
     },
   };

@@ -3,7 +3,8 @@
  *   /health/live   the process is up (no dependencies checked);
  *   /health/ready  the database answers within a second as a request role, it has
  *                  the migration this code expects (or a later one), the identity
- *                  provider's keys are loaded, and the server is not shutting down.
+ *                  provider's keys are loaded, so are the revocation cut-offs, and the
+ *                  server is not shutting down.
  */
 import type { Request, Response } from "express";
 import { Router } from "express";
@@ -17,6 +18,8 @@ export interface ReadinessDeps {
   expectedMigration: string;
   /** Why the identity provider's keys are not usable yet (says when the next attempt is), or undefined. */
   keysNotReady(): string | undefined;
+  /** The revocation cut-offs have been loaded (auth/revocation.ts). */
+  revocationsLoaded(): boolean;
   shuttingDown(): boolean;
   log: Logger;
 }
@@ -62,6 +65,7 @@ export function healthRoutes(deps: ReadinessDeps): Router {
     const checks: Record<string, Check> = {};
     if (deps.shuttingDown()) checks.shutdown = "shutting down";
     checks.keys = deps.keysNotReady() ?? "ok";
+    checks.revocations = deps.revocationsLoaded() ? "ok" : "revocation cut-offs not loaded yet";
     try {
       const applied = await withTimeout(migrationApplied(deps), PROBE_TIMEOUT_MS);
       checks.database = "ok";

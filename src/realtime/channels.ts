@@ -12,8 +12,13 @@ export type ChangeTable = "tasks" | "lists";
 /** One channel per table, so a subscription needs no filtering of someone's other events. */
 export type ChangeChannels = Record<ChangeTable, string>;
 
+/** A user's key outside the database; SQL's app_private.user_key(user_id) computes the same. */
+export function userKey(sub: string): string {
+  return createHash("sha256").update(sub, "utf8").digest("hex").slice(0, 48);
+}
+
 export function changeChannel(table: ChangeTable, sub: string): string {
-  return `${table}:${createHash("sha256").update(sub, "utf8").digest("hex").slice(0, 48)}`;
+  return `${table}:${userKey(sub)}`;
 }
 
 export function changeChannelsFor(sub: string): ChangeChannels {

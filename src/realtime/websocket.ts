@@ -27,6 +27,7 @@ import { bearerToken } from "../auth/bearer";
 import { setIdentity } from "../auth/identity";
 import { type Claims, TokenError, type TokenVerifier } from "../auth/jwt";
 import { KeysUnavailableError } from "../auth/keys";
+import { isRevoked, keyOf, RevocationsUnavailableError } from "../auth/revocation";
 import { ApiError, errorExtensions } from "../errors";
 import { UPSTREAM } from "../errors/upstream";
 import { limitExceeded } from "../graphql/limits";
@@ -35,11 +36,14 @@ import { type SocketQuota, type WebSocketLimits, WebSocketQuotas } from "./quota
 
 /** Close codes a client can act on (docs/subscriptions.md). */
 export const CLOSE_CODES = {
-  /** Missing or invalid token at connect: fix the token; graphql-ws clients do not retry. */
+  /**
+   * Missing or invalid token at connect, or its user signed out everywhere (revokeMyTokens) while
+   * connected: fix the token, sign in again; graphql-ws clients do not retry.
+   */
   unauthorized: 4401,
   /** The token expired while connected: reconnect with a fresh one; graphql-ws clients retry. */
   tokenExpired: 4403,
-  /** The identity provider's keys are unavailable: retry shortly. */
+  /** The identity provider's keys are unavailable, or revocations cannot be checked: retry shortly. */
   keysUnavailable: 1013,
   /** The LISTEN connection was lost and events may have been missed: reconnect, resubscribe, refetch. */
   listenerLost: 1013,
@@ -70,6 +74,9 @@ interface Extra {
   /** Its user's quota, from a successful connection_init until the socket closes. */
   quota?: SocketQuota;
   sub?: string;
+  /** The token's issue time and its user's key, for closing the socket when the user signs out everywhere. */
+  iat?: number;
+  userKey?: string;
 }
 
 export interface SubscriptionServerOptions {
@@ -90,6 +97,8 @@ export interface SubscriptionServer {
   close(): void;
   /** Closes the open sockets (1013) after the LISTEN connection was lost; clients reconnect. */
   interrupt(): void;
+  /** Closes (4401) the sockets of this user (by key) whose token was issued before `notBefore` (epoch seconds). */
+  closeRevoked(userKey: string, notBefore: number): void;
 }
 
 export function makeSubscriptionServer(options: SubscriptionServerOptions): SubscriptionServer {
@@ -100,6 +109,8 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
   const { socketsPerUser, subscriptionsPerUser, messagesPerInterval, messageIntervalMs } = options.limits;
   const tooManyMessages = `Too many messages: at most ${messagesPerInterval} per ${messageIntervalMs / 1000} s per user; reconnect later`;
   let closing = false;
+  /** Sockets past connection_init, for closing a user's when they sign out everywhere. */
+  const signedIn = new Set<Extra>();
 
   const closeWith = (socket: WebSocket, code: number, reason: string) => {
     // A close reason is at most 123 bytes; ours are short sentences, this is a guard.
@@ -141,6 +152,10 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
           log.error({ err: error }, "cannot verify tokens: no keys");
           return refuse(CLOSE_CODES.keysUnavailable, "The identity provider's keys are unavailable; retry shortly");
         }
+        if (error instanceof RevocationsUnavailableError) {
+          log.error({ err: error }, "cannot check token revocations");
+          return refuse(CLOSE_CODES.keysUnavailable, "Cannot check the token right now; retry shortly");
+        }
         log.error({ err: error }, "WebSocket token verification failed");
         return refuse(CLOSE_CODES.internalError, "An internal error occurred");
       }
@@ -168,6 +183,10 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
       }
       ctx.extra.quota = quota;
       ctx.extra.sub = claims.sub;
+      ctx.extra.iat = claims.iat;
+      ctx.extra.userKey = keyOf(claims);
+      signedIn.add(ctx.extra);
+      socket.once("close", () => signedIn.delete(ctx.extra));
       setIdentity(request, claims);
       closeAtExpiry(socket, claims.exp! * 1000);
       log.debug({ sub: claims.sub }, "WebSocket connected");
@@ -276,6 +295,13 @@ export function makeSubscriptionServer(options: SubscriptionServerOptions): Subs
     interrupt() {
       for (const socket of wss.clients) {
         closeWith(socket, CLOSE_CODES.listenerLost, "Live updates were interrupted; reconnect and refetch");
+      }
+    },
+    closeRevoked(userKey, notBefore) {
+      for (const extra of signedIn) {
+        if (extra.userKey !== userKey || !isRevoked({ iat: extra.iat }, notBefore)) continue;
+        log.info({ sub: extra.sub }, "WebSocket closed: token revoked");
+        closeWith(extra.socket, CLOSE_CODES.unauthorized, "Token revoked: sign in again");
       }
     },
   };

@@ -32,7 +32,10 @@ describe("in development", () => {
     expect(await (await fetch(`${api.url}/health/live`)).json()).toEqual({ status: "live" });
     const ready = await fetch(`${api.url}/health/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: "ready", checks: { keys: "ok", database: "ok", migrations: "ok" } });
+    expect(await ready.json()).toEqual({
+      status: "ready",
+      checks: { keys: "ok", revocations: "ok", database: "ok", migrations: "ok" },
+    });
   });
 
   it("logs one line per request with the caller's request id, sub, operation and outcome — and never the token", async () => {

@@ -323,11 +323,11 @@ describe("the LISTEN connection", () => {
     const changes = new Changes(socket.client, "taskChanged", api);
     await changes.live(alice);
 
-    // The API's listening session: the authenticator's only one whose last statement was a (UN)LISTEN.
+    // The API's listening session, by the application_name its pool gives it.
     const { rows } = await db.query(
       `select pg_terminate_backend(pid) as killed from pg_stat_activity
-        where datname = current_database() and usename = $1 and query ~ '^(UN)?LISTEN '`,
-      [roleNames().authenticator],
+        where datname = current_database() and usename = $1 and application_name = $2`,
+      [roleNames().authenticator, api.listenerName],
     );
     expect(rows).toEqual([{ killed: true }]);
     expect(await within(socket.closed, 5000, "the socket to close")).toEqual(

@@ -28,7 +28,12 @@ it("passes the policy linter, over every table", async () => {
      where n.nspname = any($1) and c.relkind in ('r', 'p') order by 1`,
     [APP_SCHEMAS],
   );
-  expect(tables.map((t) => t.table)).toEqual(["app_hidden.idempotency_keys", "app_public.lists", "app_public.tasks"]);
+  expect(tables.map((t) => t.table)).toEqual([
+    "app_hidden.idempotency_keys",
+    "app_private.token_cutoffs",
+    "app_public.lists",
+    "app_public.tasks",
+  ]);
 });
 
 it("grants nothing to PUBLIC on the database itself", async () => {
@@ -61,7 +66,10 @@ describe("roles", () => {
     expect(memberships.map((m) => m.role)).toEqual([roles.anonymous, roles.user].sort());
   });
 
-  it("gives the authenticator no privilege of its own beyond connecting, and no ownership", async () => {
+  // Beyond connecting, only reading revocation cut-offs (migration 000011): the API checks them before a
+  // request has a role, and the request roles do not inherit these grants (the authenticator is NOINHERIT
+  // the other way round: it becomes them, they never become it).
+  it("gives the authenticator no privilege of its own beyond connecting and reading cut-offs, and no ownership", async () => {
     const owned = await db().query(
       `select oid from pg_class where relowner = $1::regrole
        union all select oid from pg_namespace where nspowner = $1::regrole
@@ -83,7 +91,13 @@ describe("roles", () => {
        select 'function ' || oid::regprocedure::text, a.privilege_type from pg_proc, aclexplode(proacl) a where a.grantee = $1::regrole`,
       [roles.authenticator],
     );
-    expect(privileges).toEqual([{ object: "database tasks_test", privilege: "CONNECT" }]);
+    // Catalog order is not guaranteed: compare as sets.
+    expect([...privileges].sort((a, b) => a.object.localeCompare(b.object))).toEqual([
+      { object: "database tasks_test", privilege: "CONNECT" },
+      { object: "function app_private.token_cutoff(text)", privilege: "EXECUTE" },
+      { object: "function app_private.token_cutoffs_by_key()", privilege: "EXECUTE" },
+      { object: "schema app_private", privilege: "USAGE" },
+    ]);
   });
 
   it("keeps the owner and the request roles without superuser or RLS bypass; request roles cannot log in", async () => {

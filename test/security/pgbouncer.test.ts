@@ -30,6 +30,8 @@ describeWithPgBouncer("through PgBouncer (transaction mode)", () => {
     ]);
     api = await startApi({
       authUrl: bouncer.through(testDb.authUrl),
+      // LISTEN is session state: as LISTEN_DATABASE_URL does in production, it bypasses the pooler.
+      listenUrl: testDb.authUrl,
       poolSize: 8,
     });
   });

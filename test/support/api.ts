@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Pool } from "pg";
 import { makePool } from "../../src/db/pool";
@@ -21,6 +22,10 @@ export interface GraphQLResponse {
 export interface TestApi {
   url: string;
   pool: Pool;
+  /** The LISTEN connection's own pool (live updates and revocation cut-offs). */
+  listenPool: Pool;
+  /** The LISTEN connection's application_name, unique to this API: finds its backend in pg_stat_activity. */
+  listenerName: string;
   /** Connections the API's pool handed out (its 'acquire' events). */
   connections(): number;
   /** Log lines the API wrote, parsed. */
@@ -44,6 +49,8 @@ export interface ApiOptions {
   poolSize?: number;
   /** Connect somewhere else than the test database directly (e.g. through PgBouncer). */
   authUrl?: string;
+  /** Where the LISTEN connection goes (LISTEN_DATABASE_URL); by default `authUrl`. Never a transaction pooler. */
+  listenUrl?: string;
   /** Overrides of the environment's defaults, e.g. { MAX_PAGE_SIZE: "5" }. */
   env?: Record<string, string>;
 }
@@ -70,12 +77,20 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
   const verifier = makeTokenVerifier(options.jwt ?? userJwt(), log);
   // As the server does: a remote key set loads now and refreshes in the background until close.
   await verifier.keys.start(() => {});
-  const app: App = await makeApp({ config, pool, verifier, log });
+  // As in production (server.ts): the LISTEN connection has a pool of its own, outside any pooler.
+  // Named, so a test can find (and kill) this API's listener among every other test API's.
+  const listenerName = `tasks-api-listener-${randomUUID()}`;
+  const listenUrl = new URL(options.listenUrl ?? authUrl);
+  listenUrl.searchParams.set("application_name", listenerName);
+  const listenPool = makePool(listenUrl.toString(), { size: 1, acquireTimeoutMs: config.poolTimeoutMs }, log);
+  const app: App = await makeApp({ config, pool, listenPool, verifier, log });
   await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {
     url,
     pool,
+    listenPool,
+    listenerName,
     logs,
     connections: () => acquired,
     async graphql(query, variables, { token, headers = {} } = {}) {
@@ -98,12 +113,12 @@ export async function startApi(options: ApiOptions = {}): Promise<TestApi> {
     async close() {
       verifier.keys.stop();
       await app.close();
-      await pool.end();
+      await Promise.all([pool.end(), listenPool.end()]);
     },
     async closeGracefully(options) {
       verifier.keys.stop();
       await app.close(options);
-      await pool.end();
+      await Promise.all([pool.end(), listenPool.end()]);
     },
   };
 }
