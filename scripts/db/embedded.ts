@@ -57,6 +57,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     persistent: options.persistent,
     // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
     createPostgresUser: process.getuid?.() === 0,
+    // UTF8 whatever LANG says: with no locale set, initdb would pick SQL_ASCII, which the
+    // migrations refuse. The C locale exists everywhere and sorts bytewise, like the tests expect.
+    initdbFlags: ["--encoding=UTF8", "--no-locale"],
     postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
     onLog: (message) => log(String(message).trimEnd()),
     onError: (message) => log(String(message instanceof Error ? message.message : message).trimEnd()),
