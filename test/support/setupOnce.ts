@@ -8,7 +8,15 @@ import globalSetup from "./globalSetup";
 import globalTeardown from "./globalTeardown";
 
 async function main(): Promise<void> {
-  await globalSetup();
+  try {
+    await globalSetup();
+    await printEncodings();
+  } finally {
+    await globalTeardown(); // deletes the throw-away cluster, also after a failed migration
+  }
+}
+
+async function printEncodings(): Promise<void> {
   const client = new Client({ connectionString: process.env.TEST_SUPERUSER_URL });
   await client.connect();
   try {
@@ -18,7 +26,6 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(Object.fromEntries(rows.map((row) => [row.datname, row.encoding])))}\n`);
   } finally {
     await client.end();
-    await globalTeardown();
   }
 }
 
