@@ -58,6 +58,14 @@ describe("connection strings", () => {
   });
 });
 
+it("db:seed names AUTH_DATABASE_URL when its password is wrong", async () => {
+  const wrong = connectionString(testDb.authUrl, { password: "not-the-password" });
+  const result = await runScript("scripts/db/seed.ts", [], { AUTH_DATABASE_URL: wrong });
+  expect(result.code).toBe(1);
+  expect(result.output).toMatch(/^AUTH_DATABASE_URL cannot log in: password authentication failed/);
+  expect(hasStack(result.output)).toBe(false);
+});
+
 describe("encoding", () => {
   it("migrate refuses a SQL_ASCII database and says UTF8 is needed", async () => {
     const url = await scratchDatabase("SQL_ASCII");
