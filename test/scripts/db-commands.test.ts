@@ -4,9 +4,12 @@
  * each end in one line that says what to do, never a stack; and nothing is dropped unasked.
  */
 import { randomBytes } from "node:crypto";
+import path from "node:path";
 import { Client } from "pg";
 import { migrateDatabase } from "../../scripts/db/migrations";
+import { OWNER_ROLE } from "../../scripts/db/names";
 import { connectionString } from "../../scripts/db/urls";
+import { ROOT_DIR } from "../../src/paths";
 import { testDb } from "../support/env";
 import { hasStack, runScript } from "../support/scripts";
 
@@ -164,5 +167,24 @@ describe("db:reset", () => {
       await api.end();
     }
     expect(await stillThere(url)).toEqual(["keep me"]);
+  });
+});
+
+describe("db:psql", () => {
+  it("opens psql with DATABASE_URL and passes psql's own arguments on", async () => {
+    const result = await runScript("scripts/db/psql.ts", ["-X", "-A", "-t", "-c", "select current_user"], {
+      DATABASE_URL: testDb.ownerUrl,
+    });
+    expect(result).toEqual({ code: 0, output: `${OWNER_ROLE}\n` });
+  });
+
+  it("prints the connection string when psql is not installed", async () => {
+    const result = await runScript("scripts/db/psql.ts", [], {
+      DATABASE_URL: testDb.ownerUrl,
+      PATH: path.join(ROOT_DIR, "node_modules", ".bin"), // node, but no psql
+    });
+    expect(result.code).toBe(0);
+    expect(result.output).toContain("psql is not installed");
+    expect(result.output).toContain(testDb.ownerUrl);
   });
 });
