@@ -7,6 +7,7 @@
  */
 import { jwtConfigFor } from "../src/config";
 import { launch } from "../src/launch";
+import { CommandError } from "./db/connect";
 import { loadDevSecrets, startDevDatabase } from "./db/dev";
 
 launch(async (config, log) => {
@@ -21,7 +22,12 @@ launch(async (config, log) => {
       bannerLines,
     };
   }
-  const db = await startDevDatabase(config.embeddedPort, (line) => log.info(line));
+  const db = await startDevDatabase(config.embeddedPort, (line) => log.info(line)).catch((error: unknown) => {
+    if (!(error instanceof CommandError)) throw error;
+    // A refusal that says what to change (e.g. EMBEDDED_PG_PORT in use): no stack.
+    process.stderr.write(`Tasks API cannot start the embedded database: ${error.message}\n`);
+    process.exit(1);
+  });
   return {
     config: { ...config, authDatabaseUrl: db.authUrl, jwt },
     databaseLabel: "the embedded database",

@@ -12,6 +12,10 @@ async function main(): Promise<void> {
     process.stderr.write("usage: npm run token -- <sub> [lifetime, e.g. 1h]\n");
     process.exit(2);
   }
+  if (!/^\d+\s*(s|sec|secs|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?|y|years?)$/i.test(lifetime)) {
+    process.stderr.write(`token: lifetime must be a number and a unit such as 30m, 1h or 7d, got "${lifetime}"\n`);
+    process.exit(2);
+  }
   const secret = process.env.JWT_SECRET || (await loadDevSecrets()).jwtSecret;
   const token = await new SignJWT({})
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })

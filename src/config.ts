@@ -62,8 +62,8 @@ export interface Config {
    * bypass a transaction-mode pooler); undefined means AUTH_DATABASE_URL.
    */
   listenDatabaseUrl: string | undefined;
-  /** Port of the embedded development Postgres. */
-  embeddedPort: number;
+  /** Port of the embedded development Postgres; undefined: the one this clone used last, else 54329, else a free one. */
+  embeddedPort: number | undefined;
   /** Size of the API's connection pool. */
   poolSize: number;
   /** Longest wait for a free pool connection, in milliseconds (then 503). */
@@ -216,7 +216,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     port: integer("PORT", 3000, 0, 65535),
     authDatabaseUrl,
     listenDatabaseUrl: postgresUrl("LISTEN_DATABASE_URL"),
-    embeddedPort: integer("EMBEDDED_PG_PORT", DEFAULT_EMBEDDED_PORT, 1, 65535),
+    embeddedPort:
+      text("EMBEDDED_PG_PORT") === undefined ? undefined : integer("EMBEDDED_PG_PORT", DEFAULT_EMBEDDED_PORT, 1, 65535),
     poolSize: integer("DATABASE_POOL_SIZE", 10, 1, 1000),
     poolTimeoutMs: integer("DATABASE_POOL_TIMEOUT_MS", 3000, 100, 60_000),
     statementTimeoutMs: integer("STATEMENT_TIMEOUT_MS", 5000, 1, 600_000),

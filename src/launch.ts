@@ -5,6 +5,7 @@
  * and start it. A bad configuration or a failed start exits 1 with a message.
  * The only server module that reads process.env.
  */
+import { inspect } from "node:util";
 import { ConfigError, loadConfig, type Config } from "./config";
 import { setGraphileEnv } from "./graphileEnv";
 import { makeLogger, type Logger } from "./logger";
@@ -17,9 +18,17 @@ export function launch(settle: Settle): void {
   setGraphileEnv(process.env);
   const log = makeLogger({ level: process.env.LOG_LEVEL });
   start(settle, log).catch((error: unknown) => {
-    process.stderr.write(`Tasks API failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.stderr.write(`Tasks API failed to start: ${describe(error)}\n`);
     process.exit(1);
   });
+}
+
+/** An unexpected failure as text: a stack when there is one, never a bare "undefined". */
+export function describe(error: unknown): string {
+  if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
+  if (error === undefined || error === null) return "a dependency failed without giving a reason (see the lines above)";
+  if (typeof error === "object") return inspect(error, { depth: 2, breakLength: Infinity });
+  return String(error);
 }
 
 async function start(settle: Settle, log: Logger): Promise<void> {

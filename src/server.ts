@@ -96,7 +96,19 @@ export async function startServer(config: ServerConfig, log: Logger, options: Se
   };
   process.once("SIGTERM", () => void stopping?.("SIGTERM", 0));
   process.once("SIGINT", () => void stopping?.("SIGINT", 0));
-  await new Promise<void>((resolve) => app.server.listen(config.port, config.host, resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      app.server.once("error", reject);
+      app.server.listen(config.port, config.host, () => {
+        app.server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    process.stderr.write(`Tasks API cannot listen on ${config.host}:${config.port}: ${listenProblem(error)}\n`);
+    await stopping("cannot listen", 1);
+    return;
+  }
 
   const url = `http://${config.host}:${config.port}`;
   log.info({ url: `${url}/graphql` }, "Tasks API listening");
@@ -104,4 +116,14 @@ export async function startServer(config: ServerConfig, log: Logger, options: Se
     const lines = [`  GraphQL:  ${url}/graphql`, `  GraphiQL: ${url}/graphiql`, ...bannerLines];
     process.stderr.write(`\n${lines.map((line) => `${line}\n`).join("")}\n`);
   }
+}
+
+/** Why listen failed, saying which variable to change. */
+function listenProblem(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  if (code === "EADDRINUSE") return "the port is in use; set PORT to a free port";
+  if (code === "EACCES") return "permission denied (ports below 1024 need privileges); set PORT to a port above 1023";
+  if (code === "EADDRNOTAVAIL")
+    return "this machine has no such address; set HOST to one of its addresses (or 0.0.0.0)";
+  return `${message}; check HOST and PORT`;
 }

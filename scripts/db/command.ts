@@ -3,7 +3,7 @@
  * development database when no URL is configured, and turning main()'s result into
  * an exit code with a one-line message instead of a stack trace.
  */
-import { DEFAULT_EMBEDDED_PORT } from "../../src/config";
+import { CommandError } from "./connect";
 import { startDevDatabase, type DevDatabase } from "./dev";
 
 /** Runs `use` against the development database, started for it (and stopped after) unless `npm start` already runs it. */
@@ -11,7 +11,11 @@ export async function withDevDatabase<T>(env: NodeJS.ProcessEnv, use: (db: DevDa
   if (env.NODE_ENV === "production") {
     throw new Error("DATABASE_URL is required in production (the owner's connection string)");
   }
-  const port = Number(env.EMBEDDED_PG_PORT ?? DEFAULT_EMBEDDED_PORT);
+  const raw = env.EMBEDDED_PG_PORT?.trim();
+  const port = raw ? Number(raw) : undefined;
+  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+    throw new CommandError(`EMBEDDED_PG_PORT must be an integer from 1 to 65535, got "${raw}"`);
+  }
   const db = await startDevDatabase(port, (line) => process.stderr.write(`${line}\n`));
   try {
     return await use(db);

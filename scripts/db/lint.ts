@@ -12,6 +12,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Client, type ClientBase } from "pg";
 import { runCommand, withDevDatabase } from "./command";
+import { checkConnection, postgresUrl } from "./connect";
 
 /** The schemas our migrations create, all of which `npm run db:lint` checks. */
 export const APP_SCHEMAS = ["app_public", "app_private", "app_meta", "app_hidden"];
@@ -74,6 +75,7 @@ async function lint(url: string): Promise<number> {
 if (require.main === module) {
   runCommand(async () => {
     const url = process.env.DATABASE_URL;
+    if (url) await checkConnection("DATABASE_URL", postgresUrl("DATABASE_URL", url));
     return url ? lint(url) : withDevDatabase(process.env, (db) => lint(db.ownerUrl));
   });
 }

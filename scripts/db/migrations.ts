@@ -70,6 +70,8 @@ export async function setupRoles(urls: DatabaseUrls): Promise<void> {
 
 /** Drops and recreates the database from the committed migrations. Destroys data. */
 export async function resetDatabase(urls: DatabaseUrls): Promise<void> {
+  // graphile-migrate creates the database from template1: refuse before dropping anything.
+  await requireUtf8(connectionString(urls.rootUrl, { database: "template1" }), "ROOT_DATABASE_URL's cluster");
   await releasingPools(() => reset(settingsFor(urls)));
 }
 
@@ -79,7 +81,37 @@ export async function migrateDatabase(urls: DatabaseUrls): Promise<void> {
     await resetDatabase(urls);
     return;
   }
+  await requireUtf8(urls.ownerUrl, "DATABASE_URL");
   await releasingPools(() => migrate(settingsFor(urls)));
+}
+
+/**
+ * Refuses a database that does not store UTF8: the migrations hold non-ASCII text and
+ * Postgres cannot convert it to SQL_ASCII (a cluster initialised with no locale set).
+ */
+export async function requireUtf8(url: string, variable: string): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string; encoding: string }>(
+      "select current_database() as name, pg_encoding_to_char(encoding) as encoding from pg_database where datname = current_database()",
+    );
+    const { name, encoding } = rows[0]!;
+    if (encoding !== "UTF8") throw new Error(notUtf8(name, encoding, variable));
+  } finally {
+    await client.end();
+  }
+}
+
+export function notUtf8(name: string, encoding: string, variable: string): string {
+  const fix =
+    name === "template1"
+      ? `new databases are created from template1, so initialise the cluster with \`initdb -E UTF8\``
+      : `create the database with \`createdb -E UTF8 -T template0 ${name}\``;
+  return (
+    `database "${name}" (${variable}) uses the ${encoding} encoding; the Tasks API needs UTF8: ${fix}. ` +
+    `For the embedded development database, delete .data/postgres and run the command again.`
+  );
 }
 
 async function releasingPools<T>(operation: () => Promise<T>): Promise<T> {

@@ -9,6 +9,7 @@
 import { Client } from "pg";
 import { loadConfig } from "../../src/config";
 import { runCommand, withDevDatabase } from "./command";
+import { checkConnection } from "./connect";
 import { DEMO_USERS, seedDemoData } from "./demoData";
 
 async function seed(authUrl: string, userRole: string): Promise<number> {
@@ -33,7 +34,10 @@ runCommand(async () => {
   }
   const config = loadConfig(process.env);
   const userRole = config.roles.user;
-  if (config.authDatabaseUrl) return seed(config.authDatabaseUrl, userRole);
+  if (config.authDatabaseUrl) {
+    await checkConnection("AUTH_DATABASE_URL", config.authDatabaseUrl);
+    return seed(config.authDatabaseUrl, userRole);
+  }
   if (process.env.DATABASE_URL) {
     // The owner cannot become a request role, and the demo data must pass the policies as users.
     throw new Error("db:seed writes as each demo user through the authenticator: set AUTH_DATABASE_URL too");

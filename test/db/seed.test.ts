@@ -7,7 +7,8 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
-import { DEMO_USERS, seedDemoData } from "../../scripts/db/demoData";
+import { readdirSync, readFileSync } from "node:fs";
+import { DEMO_TAG, DEMO_USERS, seedDemoData } from "../../scripts/db/demoData";
 import { migrateDatabase, type DatabaseUrls } from "../../scripts/db/migrations";
 import { roleNames } from "../../src/db/roles";
 import { connectionString } from "../../scripts/db/urls";
@@ -89,7 +90,7 @@ it("restores a demo task a user changed, and only that task", async () => {
   const before = await everyRow();
   await withSqlSession({ database: SCRATCH, autocommit: true }, (db) =>
     db.query(
-      "update app_public.tasks set priority = 'none', tags = '{}' where user_id = 'bob' and title = 'Fix the leaking tap'",
+      "update app_public.tasks set priority = 'none', tags = '{demo}' where user_id = 'bob' and title = 'Fix the leaking tap'",
     ),
   );
 
@@ -99,7 +100,7 @@ it("restores a demo task a user changed, and only that task", async () => {
   expect(summary.updated).toBe(1);
   const changed = after.tasks.filter((task, i) => JSON.stringify(task) !== JSON.stringify(before.tasks[i]));
   expect(changed).toEqual([
-    expect.objectContaining({ user_id: "bob", title: "Fix the leaking tap", priority: "high", tags: "{diy}" }),
+    expect.objectContaining({ user_id: "bob", title: "Fix the leaking tap", priority: "high", tags: "{diy,demo}" }),
   ]);
 });
 
@@ -118,7 +119,7 @@ it("gives alice overdue, due-this-week, undated and completed tasks, with priori
   expect(tasks.some((task) => task.due_at === null)).toBe(true);
   expect(tasks.some((task) => task.completed)).toBe(true);
   expect(new Set(tasks.map((task) => task.priority)).size).toBeGreaterThanOrEqual(3);
-  expect(tasks.some((task) => task.tags.length > 1)).toBe(true);
+  expect(tasks.some((task) => task.tags.filter((tag) => tag !== DEMO_TAG).length > 1)).toBe(true);
   expect(tasks.some((task) => task.list_id === null)).toBe(true);
 });
 
@@ -175,4 +176,40 @@ describe("npm run db:seed", () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/set AUTH_DATABASE_URL too/);
   });
+});
+
+it("never changes a task the user made with a demo task's title, and adds its own beside it", async () => {
+  await seed();
+  // As if alice had made "Buy coffee beans" herself before seeding (e.g. following an example).
+  const own = await withSqlSession({ database: SCRATCH, autocommit: true }, async (db) => {
+    await db.query("delete from app_public.tasks where user_id = 'alice' and title = 'Buy coffee beans'");
+    const [row] = await db.query(
+      "insert into app_public.tasks (user_id, title, priority, tags) values ('alice', 'Buy coffee beans', 'none', '{mine}') returning *",
+    );
+    return row!;
+  });
+
+  const summary = await seed();
+  const after = await everyRow();
+
+  expect(summary.inserted).toBe(1);
+  expect(after.tasks.filter((task) => task.id === own.id)).toEqual([own]);
+  expect(after.tasks.filter((task) => task.user_id === "alice" && task.title === "Buy coffee beans")).toHaveLength(2);
+  await withSqlSession({ database: SCRATCH, autocommit: true }, (db) =>
+    db.query("delete from app_public.tasks where id = $1", [own.id]),
+  );
+});
+
+it("uses no list name or task title that the README, the docs or the client example use", () => {
+  const files = [
+    "README.md",
+    ...readdirSync(path.join(ROOT_DIR, "docs")).map((name) => `docs/${name}`),
+    "examples/client/README.md",
+    ...readdirSync(path.join(ROOT_DIR, "examples/client/src")).map((name) => `examples/client/src/${name}`),
+  ].filter((file) => /\.(md|ts)$/.test(file));
+  const text = files.map((file) => readFileSync(path.join(ROOT_DIR, file), "utf8")).join("\n");
+  const names = DEMO_USERS.flatMap((user) => [...user.lists, ...user.tasks.map((task) => task.title)]);
+  // Quoted as a value: "Buy milk", or \"Buy milk\" inside a JSON string in a shell example.
+  const quoted = names.filter((name) => text.includes(`"${name}"`) || text.includes(`"${name}\\"`));
+  expect(quoted).toEqual([]);
 });
