@@ -159,6 +159,11 @@ async function main(): Promise<void> {
       throw new Error("scenarios.ts no longer holds the SQL the API sends: update it (see above) before comparing");
     }
     results.notes.push(...transactionNotes(captured));
+    for (const scenario of SCENARIOS.filter((s) => s.wasted?.length)) {
+      results.notes.push(
+        `${scenario.name}: the API also sends ${scenario.wasted!.length} statement(s) nothing in the answer needs (scenarios.ts \`wasted\`); the floor and pgbench do not`,
+      );
+    }
 
     const loadOptions = { users, forged, connections: opts.connections, seconds: opts.duration, clock };
     if (opts.only.has("load")) {
