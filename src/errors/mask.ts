@@ -137,6 +137,11 @@ function classify(error: GraphQLError, nested = false): PublicError | undefined 
       return undefined;
     return { code: "BAD_USER_INPUT", message: error.message };
   }
+  // A variable the client sent that a scalar could not read, whatever the scalar threw (an object
+  // whose own `toString` is not a function makes graphile-build's scalars throw a TypeError).
+  if (!nested && original instanceof GraphQLError && UPSTREAM.variableCoercion.pattern.test(error.message)) {
+    return { code: "BAD_USER_INPUT", message: error.message };
+  }
   if (original instanceof GraphQLError) return classify(original, true);
   if (isSafeError(original)) {
     // Grafast's "safe to show" errors, e.g. "Attempted to update a record, but no new values were specified."

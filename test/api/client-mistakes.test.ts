@@ -96,6 +96,19 @@ const cases: Array<[string, () => ReturnType<typeof post>, number, string, strin
     "BAD_USER_INPUT",
     null,
   ],
+  [
+    "a Datetime variable that is an object whose toString is a string (the scalar throws a TypeError)",
+    () =>
+      post(
+        json({
+          query: "query ($d: Datetime) { tasks(filter: { dueAt: { lessThan: $d } }) { totalCount } }",
+          variables: { d: { toString: "x" } },
+        }),
+      ),
+    400,
+    "BAD_USER_INPUT",
+    null,
+  ],
   ['{"query":123}', () => post(json({ query: 123 })), 400, "BAD_USER_INPUT", null],
   [
     "variables that are not an object",
