@@ -1,5 +1,5 @@
 /**
- * The test suite's set-up, run once in a process of its own (test/scripts/utf8.test.ts runs it with
+ * The test suite's set-up, run once in a process of its own (test/scripts/utf8-cluster.test.ts runs it with
  * the locale variables removed): starts the throw-away cluster, migrates, prints the encodings as
  * JSON, and stops the cluster again.
  */
